@@ -1,0 +1,165 @@
+"""Audio: decoding (the one I/O edge), validation, downmix, resampling, segmentation, WAV bytes.
+
+Everything but `decode` and `read_wav_header` is a pure function of arrays. Study A's
+segmentation: a recording is cut into consecutive, non-overlapping 2.0 s segments, the tail
+shorter than 2 s is dropped and a recording shorter than 2 s yields nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+TARGET_SAMPLE_RATE = 44_100
+SEGMENT_DURATION_S = 2.0
+
+
+class AudioError(Exception):
+    """A file that cannot be used as audio; the message is the reason, for a person."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Decoded audio: `samples` is float32 [frames, channels] in [-1, 1] for PCM input."""
+
+    samples: np.ndarray
+    sample_rate: int
+
+    @property
+    def channels(self) -> int:
+        return self.samples.shape[1]
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples.shape[0] / self.sample_rate
+
+
+def read_wav_header(path: Path) -> tuple[int, int, int] | None:
+    """(declared data bytes, bytes present after the data chunk header, block align) of a RIFF WAV.
+
+    libsndfile quietly reads what is present of a truncated WAV, so the truncation check
+    needs the declared chunk size, which no library exposes. Returns None for non-RIFF files.
+    """
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        block_align = 0
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return None
+            chunk_id, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if chunk_id == b"fmt ":
+                fmt = f.read(size + (size & 1))
+                if len(fmt) >= 14:
+                    block_align = struct.unpack("<H", fmt[12:14])[0]
+                continue
+            if chunk_id == b"data":
+                here = f.tell()
+                f.seek(0, io.SEEK_END)
+                return size, f.tell() - here, block_align
+            f.seek(size + (size & 1), io.SEEK_CUR)
+
+
+def decode(path: Path, start_s: float | None = None, end_s: float | None = None) -> Decoded:
+    """Read an audio file (WAV, FLAC, OGG, MP3, AIFF) with soundfile, optionally a time range.
+
+    Raises:
+        AudioError: the file is not decodable audio, is a truncated WAV, or the range is empty.
+    """
+    path = Path(path)
+    if path.suffix.lower() in {".wav", ".wave"}:
+        header = read_wav_header(path)
+        if header is not None:
+            declared, present, block_align = header
+            # A streamed WAV may declare 0 or 0xFFFFFFFF bytes; only a finite, larger claim is truncation.
+            if 0 < declared < 0xFFFFFFF0 and present < declared:
+                partial = f", ending mid-frame ({present % block_align} stray bytes)" if block_align and present % block_align else ""
+                raise AudioError(
+                    f"truncated WAV: header declares {declared} bytes of audio, the file holds {present}{partial}"
+                )
+    try:
+        info = sf.info(str(path))
+        start = 0 if start_s is None else int(round(start_s * info.samplerate))
+        stop = None if end_s is None else int(round(end_s * info.samplerate))
+        samples, sample_rate = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise AudioError(f"not decodable as audio ({str(exc).strip() or type(exc).__name__})") from exc
+    if samples.shape[0] == 0:
+        raise AudioError("no audio frames" + ("" if start_s is None else f" in {start_s}-{end_s} s"))
+    return Decoded(samples=samples, sample_rate=int(sample_rate))
+
+
+def check_finite_and_audible(samples: np.ndarray) -> None:
+    """Raise AudioError when samples hold NaN/Inf or are all zero (nothing to learn from)."""
+    finite = np.isfinite(samples)
+    if not finite.all():
+        n_bad = int(samples.size - np.count_nonzero(finite))
+        raise AudioError(f"contains {n_bad} NaN or infinite sample values")
+    if not np.any(samples):
+        raise AudioError("silent: every sample is zero")
+
+
+def to_mono(samples: np.ndarray) -> np.ndarray:
+    """Average the channels of a [frames, channels] array to float32 [frames]."""
+    if samples.ndim == 1:
+        return samples.astype(np.float32, copy=False)
+    return samples.mean(axis=1, dtype=np.float32)
+
+
+def resample(x: np.ndarray, sample_rate: int, target_rate: int = TARGET_SAMPLE_RATE) -> np.ndarray:
+    """Resample a mono signal with soxr (high quality); a no-op at the target rate."""
+    if sample_rate == target_rate:
+        return x.astype(np.float32, copy=False)
+    return soxr.resample(x, sample_rate, target_rate, quality="HQ").astype(np.float32, copy=False)
+
+
+def n_segments(n_frames: int, sample_rate: int, duration_s: float = SEGMENT_DURATION_S) -> int:
+    """How many whole, non-overlapping segments a recording of `n_frames` at its native rate holds.
+
+    >>> n_segments(44_100 * 5, 44_100)  # 5 s -> two 2 s segments, the 1 s tail dropped
+    2
+    """
+    return n_frames // int(round(duration_s * sample_rate))
+
+
+def cut_segments(x: np.ndarray, count: int, sample_rate: int = TARGET_SAMPLE_RATE,
+                 duration_s: float = SEGMENT_DURATION_S) -> np.ndarray:
+    """The first `count` consecutive segments of `x` as a [count, samples] array, each exactly
+    `duration_s` long (zero-padded when resampling left the last one a few samples short)."""
+    length = int(round(duration_s * sample_rate))
+    needed = count * length
+    if x.shape[0] < needed:
+        x = np.pad(x, (0, needed - x.shape[0]))
+    return x[:needed].reshape(count, length)
+
+
+def to_pcm16(x: np.ndarray) -> np.ndarray:
+    """Float in [-1, 1] to int16, clipping out-of-range values (instead of wrapping around)."""
+    return np.round(np.clip(x, -1.0, 32767 / 32768) * 32768).astype(np.int16)
+
+
+def encode_wav(x: np.ndarray, sample_rate: int = TARGET_SAMPLE_RATE) -> bytes:
+    """16-bit PCM mono WAV bytes of a float signal (values outside [-1, 1] are clipped)."""
+    buf = io.BytesIO()
+    sf.write(buf, to_pcm16(x), sample_rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def decode_wav(data: bytes) -> tuple[np.ndarray, int]:
+    """Mono float32 samples and rate of WAV (or any soundfile format) bytes."""
+    samples, sample_rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    return to_mono(samples), int(sample_rate)
+
+
+def pcm_sha256(x: np.ndarray) -> str:
+    """Checksum of a segment's 16-bit PCM samples: identical audio gives identical sums."""
+    return hashlib.sha256(to_pcm16(x).tobytes()).hexdigest()

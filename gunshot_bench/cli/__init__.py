@@ -1,0 +1,52 @@
+"""The `gunshot-bench` command: a thin dispatcher over the library API.
+
+Each subcommand is a module in this package defining `add_parser(subparsers)` (which sets
+`func` on its parser to a callable taking the parsed arguments and returning an exit code).
+Adding a command means adding a module and its name to `COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from gunshot_bench import __version__
+
+COMMANDS = ["build", "publish", "download"]
+
+
+class UserError(Exception):
+    """An error caused by the user's input: printed without a traceback, exit code 2."""
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gunshot-bench",
+        description="Firearm sound recognition: dataset builder and benchmark.",
+    )
+    parser.add_argument("--version", action="version", version=f"gunshot-bench {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"gunshot_bench.cli.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except (UserError, FileNotFoundError, FileExistsError, ValueError) as exc:
+        print(f"gunshot-bench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

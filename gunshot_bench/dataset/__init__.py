@@ -1,0 +1,1 @@
+"""Building, writing and reading the versioned HuggingFace dataset."""

@@ -1,0 +1,75 @@
+"""The grouped, stratified train/validation/test split.
+
+Every segment of one recording group lands in one split. A group's split is a function of
+the seed and its id alone (a stable hash mapped onto the 70/15/15 intervals), so adding a
+recording moves no other recording and rebuilding with the same seed gives the same split.
+Hashing balances each stratum (model, else category) only in expectation, so one repair
+follows: in a stratum with at least three groups, a split left empty receives the group
+whose hash lies nearest that split's interval, taken from the split that has the most
+groups. Only such strata can change when a recording is added; every move is reported.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from gunshot_bench.rng import stable_uniform
+
+SPLITS = ("train", "validation", "test")
+DEFAULT_RATIOS = (0.70, 0.15, 0.15)
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    """`assignment` maps group id -> split; `moves` and `unmet` say what the repair did or could not do."""
+
+    assignment: dict[str, str]
+    moves: list[dict] = field(default_factory=list)
+    unmet: list[str] = field(default_factory=list)
+
+
+def _interval(split: str, ratios: tuple[float, float, float]) -> tuple[float, float]:
+    i = SPLITS.index(split)
+    lo = sum(ratios[:i])
+    return lo, lo + ratios[i]
+
+
+def hashed_split(group_id: str, seed: int, ratios: tuple[float, float, float] = DEFAULT_RATIOS) -> str:
+    """The split a group falls into by hashing alone."""
+    u = stable_uniform("split", seed, group_id)
+    return "train" if u < ratios[0] else "validation" if u < ratios[0] + ratios[1] else "test"
+
+
+def assign_splits(strata: dict[str, str], seed: int,
+                  ratios: tuple[float, float, float] = DEFAULT_RATIOS) -> SplitResult:
+    """Assign each group (id -> stratum label) to a split.
+
+    Example:
+        >>> r = assign_splits({f"rec{i}": "Glock 17" for i in range(3)}, seed=0)
+        >>> sorted(r.assignment.values())
+        ['test', 'train', 'validation']
+    """
+    if abs(sum(ratios) - 1.0) > 1e-9 or min(ratios) <= 0:
+        raise ValueError(f"split ratios must be positive and sum to 1, got {ratios}")
+    assignment = {g: hashed_split(g, seed, ratios) for g in sorted(strata)}
+    by_stratum: dict[str, list[str]] = defaultdict(list)
+    for g in sorted(strata):
+        by_stratum[strata[g]].append(g)
+    moves, unmet = [], []
+    for stratum, groups in sorted(by_stratum.items()):
+        if len(groups) < 3:
+            unmet.append(f"{stratum}: {len(groups)} recording group(s), fewer than 3, so not in every split")
+            continue
+        for missing in SPLITS:
+            counts = Counter(assignment[g] for g in groups)
+            if counts[missing]:
+                continue
+            donor = max((s for s in SPLITS if counts[s] > 1), key=lambda s: (counts[s], -SPLITS.index(s)))
+            lo, hi = _interval(missing, ratios)
+            centre = (lo + hi) / 2
+            chosen = min((g for g in groups if assignment[g] == donor),
+                         key=lambda g: (abs(stable_uniform("split", seed, g) - centre), g))
+            assignment[chosen] = missing
+            moves.append({"group": chosen, "stratum": stratum, "from": donor, "to": missing})
+    return SplitResult(assignment, moves, unmet)

@@ -1,0 +1,24 @@
+"""Collection loaders: one module per collection, each with `scan(root)` yielding clip records.
+
+`SOURCES` maps the kind named on the command line (`--source KIND=PATH`) to its loader.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from gunshot_bench.sources.base import ClipRecord, SkippedFile
+
+_KINDS = ("kaggle", "youtube", "baseline", "folder", "noise", "sim")
+
+
+def get_source(kind: str) -> ModuleType:
+    """The loader module of a collection kind; ValueError lists the known kinds."""
+    if kind not in _KINDS:
+        raise ValueError(f"unknown source kind '{kind}'; known kinds: {', '.join(_KINDS)}")
+    return importlib.import_module(f"gunshot_bench.sources.{kind}")
+
+
+SOURCE_KINDS = _KINDS
+__all__ = ["ClipRecord", "SkippedFile", "SOURCE_KINDS", "get_source"]
