@@ -90,7 +90,7 @@ class BuildConfig:
         for key in ("out_dir", "overwrite", "workers"):
             params.pop(key)
         params["sources"] = [{"kind": k, "path": str(Path(p).resolve())} for k, p in self.sources]
-        return params
+        return json.loads(json.dumps(params))  # the form it takes in manifest.json (lists, not tuples)
 
 
 def check_output(out_dir: Path, config: BuildConfig) -> None:

@@ -32,8 +32,14 @@ def byte_identical_files(results: list[FileResult], hashes: dict[str, str]) -> d
         kept = first.setdefault(digest, path)
         if kept != path:
             duplicates[path] = kept
-    names = {str(r.record.path): f"{r.record.source}/{r.record.rel_path}" for r in results}
-    return {p: names[k] for p, k in duplicates.items()}
+    records = {str(r.record.path): r.record for r in results}
+
+    def describe(path: str, kept: str) -> str:
+        a, b = records[path], records[kept]
+        conflict = f", labelled '{b.raw_label}' there but '{a.raw_label}' here" if a.label != b.label else ""
+        return f"{b.source}/{b.rel_path}{conflict}"
+
+    return {p: describe(p, k) for p, k in duplicates.items()}
 
 
 def reason_class(reason: str) -> str:
