@@ -205,22 +205,26 @@ def _build_into(stage: Path, out_dir: Path, config: BuildConfig, progress: bool)
 
     features = clean_features()
     writers = {(c, s): ShardWriter(stage, c, s, features) for c in ("clean", "background") for s in SPLITS}
-    pool = pq.ParquetFile(pool_path).iter_batches(batch_size=64) if pool_path.stat().st_size else iter(())
-    pending: list[bytes] = []
+    # The pool holds one row group per file with segments, in the order of `results`; reading
+    # it a row group at a time keeps memory to one file's audio.
+    pool = pq.ParquetFile(pool_path, pre_buffer=False)
+    row_group = 0
     for result in tqdm(results, desc="write shards", unit="file", disable=not progress):
-        for seg in result.segments:
-            while not pending:
-                pending = next(pool).column("wav").to_pylist()
-            wav = pending.pop(0)
-            if str(result.record.path) in duplicates_of:
-                continue
-            group = grouping.group_of[result.record.recording_id]
-            config_name = "clean" if result.record.label.is_gunshot else "background"
+        if not result.segments:
+            continue
+        wavs = pool.read_row_group(row_group).column("wav").to_pylist()
+        row_group += 1
+        if str(result.record.path) in duplicates_of:
+            continue
+        group = grouping.group_of[result.record.recording_id]
+        config_name = "clean" if result.record.label.is_gunshot else "background"
+        for seg, wav in zip(result.segments, wavs, strict=True):
             writers[(config_name, split.assignment[group])].write(_row(result, seg, wav))
     counts: dict[str, dict[str, int]] = {}
     for (c, s), w in writers.items():
         w.close()
         counts.setdefault(c, {})[s] = w.rows
+    pool.close()
     pool_path.unlink()
 
     variant_summaries = []

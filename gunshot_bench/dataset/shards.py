@@ -19,8 +19,9 @@ import pyarrow.parquet as pq
 
 #: ~2000 two-second 16-bit clips is ~350 MB, near the Hub's recommended shard size.
 DEFAULT_ROWS_PER_SHARD = 2000
-#: Rows per parquet row group: small enough to stream, large enough to compress.
-ROW_GROUP_ROWS = 256
+#: Rows per parquet row group (~11 MB of audio): each open writer buffers one, and a build
+#: keeps six open (two configs x three splits), so this bounds the build's memory.
+ROW_GROUP_ROWS = 64
 
 
 def arrow_schema(features: datasets.Features) -> pa.Schema:
