@@ -14,7 +14,7 @@ import sys
 
 from gunshot_bench import __version__
 
-COMMANDS = ["build", "publish", "download"]
+COMMANDS = ["build", "publish", "download", "train", "predict", "synth"]
 
 
 class UserError(Exception):
@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (UserError, FileNotFoundError, FileExistsError, ValueError) as exc:
+        if args.verbose:  # a developer wants the traceback of what may be a bug, not a user error
+            raise
         print(f"gunshot-bench {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
