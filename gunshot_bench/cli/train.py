@@ -1,0 +1,46 @@
+"""`gunshot-bench train`: train one model on one task of a built dataset."""
+
+from __future__ import annotations
+
+import json
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("train", help="train a model on a built dataset",
+                              description="Train one registered model on one task (study A's protocol).")
+    p.add_argument("--data", required=True, help="built dataset folder")
+    p.add_argument("--model", required=True, help="registered model name (e.g. audioresnet_two_stage)")
+    p.add_argument("--task", default=None, choices=["category", "model", "two_stage", "detection"],
+                   help="default: two_stage for audioresnet_two_stage, else model")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="run directory to write")
+    p.add_argument("--max-epochs", type=int, default=None)
+    p.add_argument("--baseline", default=None, help="baseline TOML name or path for the overrides")
+    p.add_argument("--profile", default=None, help="profile of the baseline file (e.g. small)")
+    p.add_argument("--init-from", default=None, help="run directory to fine-tune from")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                   help="override a hyperparameter, e.g. --set lr=0.0005 --set channels=[16,32]")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from gunshot_bench.train import load_baseline, train_run
+
+    overrides = {}
+    if args.baseline:
+        overrides.update(load_baseline(args.baseline, args.profile)["overrides"])
+    for item in args.set:
+        key, _, value = item.partition("=")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    if args.max_epochs is not None:
+        overrides["max_epochs"] = args.max_epochs
+    task = args.task or ("two_stage" if args.model == "audioresnet_two_stage" else "model")
+    result = train_run(args.data, args.model, task, args.seed, args.out, overrides,
+                       init_from=args.init_from, progress=True)
+    scores = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items() if k != "n")
+    print(f"trained {args.model} on {task} (seed {args.seed}) in {result.wall_time_s:.1f} s"
+          + (f"; validation: {scores}" if scores else "") + f"\nrun directory: {result.out_dir}")
+    return 0

@@ -1,0 +1,213 @@
+"""Study A's two-stage model: a category AudioResNet, then one AudioResNet per category.
+
+Stage 1 predicts one of the 5 categories; stage 2 holds one sub-model per category, trained
+only on that category's clips (3/13/8/4/4 models). A clip is ROUTED to the sub-model of its
+PREDICTED category, so a stage-1 mistake can never be repaired by stage 2 and end-to-end
+accuracy never exceeds stage-1 accuracy. A category with one model in training gets a
+constant sub-model. Labels are model ids (indices into `taxonomy.MODELS`).
+
+`predict` is the routed decision. `predict_proba` is the full hierarchical distribution
+p(category) * p(model | category) over every sub-model (what ranking metrics need); where
+stage 1 is unsure its argmax can differ from the routed decision.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from gunshot_bench import taxonomy
+from gunshot_bench.features import FeatureStats, log_stft
+from gunshot_bench.models.audioresnet import AudioResNetClassifier
+from gunshot_bench.models.base import BaseModel
+from gunshot_bench.models.registry import register
+from gunshot_bench.models.torch_base import TorchClassifier
+from gunshot_bench.rng import derive_rng
+
+#: Category id (index into CATEGORIES) of each model id (index into MODELS).
+MODEL_CATEGORY = np.array([taxonomy.category_index(taxonomy.category_of(m))
+                           for m in taxonomy.MODELS], dtype=np.int64)
+_CHUNK = 128
+
+
+def label_text(model_id: int) -> str:
+    """"Category - Model" display text of a model id, e.g. "Pistol - Glock 17"."""
+    name = taxonomy.MODELS[int(model_id)]
+    return taxonomy.display_name(taxonomy.category_of(name), name)
+
+
+class ConstantSubModel:
+    """The sub-model of a category with a single model in training: always that model."""
+
+    def __init__(self, model_id: int):
+        self.classes_ = np.array([int(model_id)], dtype=np.int64)
+        self.history_: list = []
+
+    def predict_proba_features(self, F: np.ndarray) -> np.ndarray:
+        return np.ones((len(F), 1), dtype=np.float32)
+
+
+@register("audioresnet_two_stage")
+class TwoStageAudioResNet(BaseModel):
+    """Category AudioResNet + one AudioResNet per category; hyperparameters as the flat model.
+
+    Learned attributes: `stage1_` (category model), `stage2_` ({category id: sub-model}),
+    `classes_` (model ids seen in training), `stats_`, `history_` ({stage name: epochs}).
+    """
+
+    def __init__(self, channels=(16, 32, 64), blocks_per_stage=1, first_stride=2, lr=1e-3,
+                 weight_decay=1e-5, batch_size=32, max_epochs=60, early_stopping_patience=15,
+                 lr_factor=0.5, lr_patience=3, normalization="train", random_state=0,
+                 progress=False):
+        self.channels = channels
+        self.blocks_per_stage = blocks_per_stage
+        self.first_stride = first_stride
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping_patience = early_stopping_patience
+        self.lr_factor = lr_factor
+        self.lr_patience = lr_patience
+        self.normalization = normalization
+        self.random_state = random_state
+        self.progress = progress
+
+    def _sub(self, *keys) -> AudioResNetClassifier:
+        params = self.get_params(deep=False)
+        params["random_state"] = int(derive_rng(self.random_state, "two_stage", *keys).integers(2**31))
+        sub = AudioResNetClassifier(**params)
+        stage = "category" if keys == ("category",) else taxonomy.CATEGORIES[keys[-1]]
+        sub.progress_desc = f"two-stage: {stage}"
+        return sub
+
+    def fit(self, X, y, X_val=None, y_val=None):
+        """Train stage 1 on categories and each sub-model on its category's clips."""
+        y = np.asarray(y, dtype=np.int64)
+        if y.min() < 0 or y.max() >= len(taxonomy.MODELS):
+            raise ValueError(f"two-stage labels must be model ids 0..{len(taxonomy.MODELS) - 1}")
+        self._set_classes(y)
+        F = TorchClassifier.features(X)
+        self.stats_ = (FeatureStats() if self.normalization == "paper"
+                       else FeatureStats.from_features(F))
+        F_val = None if X_val is None else TorchClassifier.features(X_val)
+        y_val = None if y_val is None else np.asarray(y_val, dtype=np.int64)
+        cat, cat_val = MODEL_CATEGORY[y], None if y_val is None else MODEL_CATEGORY[y_val]
+        self.stage1_ = self._sub("category").fit_features(F, cat, F_val, cat_val, self.stats_)
+        self.stage2_, self.history_ = {}, {"category": self.stage1_.history_}
+        for c in np.unique(cat):
+            mask = cat == c
+            ids = np.unique(y[mask])
+            if len(ids) == 1:
+                self.stage2_[int(c)] = ConstantSubModel(ids[0])
+                continue
+            vmask = None if y_val is None else cat_val == c
+            sub = self._sub("sub", int(c)).fit_features(
+                F[mask], y[mask], None if vmask is None else F_val[vmask],
+                None if vmask is None else y_val[vmask], self.stats_)
+            self.stage2_[int(c)] = sub
+            self.history_[taxonomy.CATEGORIES[c]] = sub.history_
+        return self
+
+    # ---- inference ----------------------------------------------------------------------
+    def _chunks(self, X):
+        X = np.asarray(X, dtype=np.float32)
+        for s in range(0, len(X), _CHUNK):
+            yield log_stft(X[s:s + _CHUNK])
+
+    def predict_category_proba(self, X) -> np.ndarray:
+        """Stage-1 probabilities `[n, len(category_classes_)]`."""
+        return np.concatenate([self.stage1_.predict_proba_features(F) for F in self._chunks(X)])
+
+    def predict_category(self, X) -> np.ndarray:
+        """Predicted category ids (indices into `taxonomy.CATEGORIES`)."""
+        return self.stage1_.classes_[self.predict_category_proba(X).argmax(1)]
+
+    def route(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Routed inference: (category, p(category), model id, p(model | category)) per clip."""
+        outs = [self._route_features(F) for F in self._chunks(X)]
+        if not outs:
+            return (np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.int64),
+                    np.zeros(0, np.float32))
+        return tuple(np.concatenate(parts) for parts in zip(*outs))
+
+    def _route_features(self, F):
+        p_cat = self.stage1_.predict_proba_features(F)
+        cat = self.stage1_.classes_[p_cat.argmax(1)]
+        model = np.zeros(len(F), np.int64)
+        p_model = np.zeros(len(F), np.float32)
+        for c in np.unique(cat):
+            idx = np.flatnonzero(cat == c)
+            sub = self.stage2_[int(c)]
+            proba = sub.predict_proba_features(F[idx])
+            model[idx] = sub.classes_[proba.argmax(1)]
+            p_model[idx] = proba.max(1)
+        return cat, p_cat.max(1), model, p_model
+
+    def predict(self, X) -> np.ndarray:
+        """Model ids: each clip classified by the sub-model of its predicted category."""
+        return self.route(X)[2]
+
+    def predict_proba(self, X) -> np.ndarray:
+        """p(category) * p(model | category) over `classes_` (every sub-model evaluated)."""
+        col = {m: i for i, m in enumerate(self.classes_)}
+        parts = []
+        for F in self._chunks(X):
+            p_cat = self.stage1_.predict_proba_features(F)
+            out = np.zeros((len(F), len(self.classes_)), np.float32)
+            for j, c in enumerate(self.stage1_.classes_):
+                sub = self.stage2_[int(c)]
+                cols = [col[m] for m in sub.classes_]
+                out[:, cols] = p_cat[:, j:j + 1] * sub.predict_proba_features(F)
+            parts.append(out)
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.classes_)), np.float32)
+
+    def describe(self, X, top_k: int = 3) -> list[list[tuple[str, float]]]:
+        """Per clip: the routed "Category - Model" with p(category) * p(model | category),
+        then the `top_k - 1` most probable other models of the hierarchical distribution."""
+        cat, p_cat, model, p_model = self.route(X)
+        proba = self.predict_proba(X) if top_k > 1 else None
+        out = []
+        for i in range(len(model)):
+            rows = [(label_text(model[i]), float(p_cat[i] * p_model[i]))]
+            if proba is not None:
+                for j in np.argsort(-proba[i]):
+                    if len(rows) >= top_k:
+                        break
+                    if self.classes_[j] != model[i]:
+                        rows.append((label_text(self.classes_[j]), float(proba[i, j])))
+            out.append(rows)
+        return out
+
+    def complexity(self) -> dict:
+        """Parameters of all networks; FLOPs of one routed clip (stage 1 + one sub-model)."""
+        subs = [s.complexity() for s in self.stage2_.values() if isinstance(s, TorchClassifier)]
+        first = self.stage1_.complexity()
+        return {"params": first["params"] + sum(s["params"] for s in subs),
+                "flops_per_clip": first["flops_per_clip"]
+                + max((s["flops_per_clip"] for s in subs), default=0)}
+
+    # ---- checkpoint ---------------------------------------------------------------------
+    def _save_state(self, directory: Path) -> dict:
+        self.stage1_.save(directory / "category")
+        constant = {}
+        for c, sub in self.stage2_.items():
+            if isinstance(sub, ConstantSubModel):
+                constant[taxonomy.CATEGORIES[c]] = int(sub.classes_[0])
+            else:
+                sub.save(directory / taxonomy.CATEGORIES[c])
+        return {"stats": {"mean": self.stats_.mean, "std": self.stats_.std},
+                "constant": constant, "history": self.history_}
+
+    def _load_state(self, directory: Path, meta: dict) -> None:
+        self.stats_ = FeatureStats(**meta["stats"])
+        self.history_ = meta.get("history", {})
+        self.stage1_ = AudioResNetClassifier.load(directory / "category")
+        self.stage2_ = {}
+        for c in self.stage1_.classes_:
+            name = taxonomy.CATEGORIES[int(c)]
+            if name in meta["constant"]:
+                self.stage2_[int(c)] = ConstantSubModel(meta["constant"][name])
+            else:
+                self.stage2_[int(c)] = AudioResNetClassifier.load(directory / name)
