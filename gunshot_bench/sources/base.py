@@ -7,6 +7,7 @@ account for every input file.
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -92,3 +93,21 @@ def precheck(path: Path, rel_path: str, source: str) -> SkippedFile | None:
     if path.stat().st_size == 0:
         return SkippedFile(path, rel_path, source, "empty file (0 bytes)")
     return None
+
+
+def read_index_csv(path: Path, required: tuple[str, ...], loader: str) -> list[dict]:
+    """Rows of a collection's index CSV (a manifest or metadata file), checked for its columns.
+
+    Raises:
+        FileNotFoundError: the CSV is missing (the message says which loader needs it).
+        ValueError: required columns are missing (named).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the {loader} loader needs a {path.name} (columns {', '.join(required)})")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+        return list(reader)

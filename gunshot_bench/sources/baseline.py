@@ -20,11 +20,10 @@ file is missing are reported too.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 
-from gunshot_bench.sources.base import ClipRecord, SkippedFile, precheck, walk_files
+from gunshot_bench.sources.base import ClipRecord, SkippedFile, precheck, read_index_csv, walk_files
 from gunshot_bench.taxonomy import resolve_label
 
 METADATA = "metadata.csv"
@@ -33,16 +32,9 @@ REQUIRED = ("path", "label", "recording_id")
 
 
 def read_metadata(root: Path) -> dict[str, dict]:
-    """The CSV rows keyed by their posix relative path; ValueError names the file and the problem."""
-    meta_path = Path(root) / METADATA
-    if not meta_path.is_file():
-        raise FileNotFoundError(f"{meta_path}: the baseline loader needs a {METADATA} (columns {', '.join(REQUIRED)})")
-    with open(meta_path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"{meta_path}: missing column(s) {', '.join(missing)}")
-        return {Path(row["path"]).as_posix(): row for row in reader}
+    """The CSV rows keyed by their posix relative path."""
+    rows = read_index_csv(Path(root) / METADATA, REQUIRED, "baseline")
+    return {Path(row["path"]).as_posix(): row for row in rows}
 
 
 def scan(root: Path) -> Iterator[ClipRecord | SkippedFile]:

@@ -15,13 +15,12 @@ land in different splits.
 
 from __future__ import annotations
 
-import csv
 import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from gunshot_bench.sources.base import AUDIO_EXTENSIONS, ClipRecord, SkippedFile, precheck, walk_files
+from gunshot_bench.sources.base import AUDIO_EXTENSIONS, ClipRecord, SkippedFile, precheck, read_index_csv, walk_files
 from gunshot_bench.taxonomy import resolve_label
 
 MANIFEST = "manifest.csv"
@@ -31,15 +30,7 @@ DEFAULT_LICENCE = "YouTube standard licence unless stated (uploader's rights)"
 
 
 def read_manifest(root: Path) -> list[dict]:
-    path = Path(root) / MANIFEST
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: the youtube loader needs a {MANIFEST} (columns {', '.join(REQUIRED)})")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
-        return list(reader)
+    return read_index_csv(Path(root) / MANIFEST, REQUIRED, "youtube")
 
 
 def _audio_for(root: Path, row: dict) -> Path | None:
