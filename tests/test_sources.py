@@ -119,3 +119,11 @@ def test_noise_folder_is_background_and_refuses_gunshots(tmp_path):
     records, skipped = scan("noise", tmp_path)
     assert [(r.label.kind, r.raw_label) for r in records] == [("background", "crowd")]
     assert "names a gunshot" in skipped[0].reason
+
+
+def test_index_csv_errors_name_the_file_and_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="baseline loader needs a metadata.csv"):
+        scan("baseline", tmp_path)
+    (tmp_path / "manifest.csv").write_text("video_id,start_s,label\nabc,0,MP5\n")
+    with pytest.raises(ValueError, match=r"manifest.csv: missing column\(s\) end_s"):
+        scan("youtube", tmp_path)
