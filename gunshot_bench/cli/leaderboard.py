@@ -1,0 +1,56 @@
+"""`gunshot-bench leaderboard`: train and score every baseline entry, render the leaderboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "leaderboard", help="train and score the baselines, render LEADERBOARD.md, index.html and plots",
+        description="Train and score each entry of baselines/ on each of its tasks (one result JSON per "
+                    "entry, task and dataset config; existing results are kept unless --overwrite), then "
+                    "render LEADERBOARD.md, a static index.html and PNG plots from every result under OUT/results.")
+    p.add_argument("--data", help="built dataset folder (not needed with --render-only)")
+    p.add_argument("--models", default="all", help="'all' or entry names, comma-separated (see baselines/)")
+    p.add_argument("--seeds", type=int, default=3, help="training seeds per entry (default 3)")
+    p.add_argument("--out", default="leaderboard", help="leaderboard folder (default: leaderboard/)")
+    p.add_argument("--profile", default=None, help="baseline profile, e.g. 'small' for a small dataset")
+    p.add_argument("--overwrite", action="store_true", help="retrain and rescore existing runs and results")
+    p.add_argument("--render-only", action="store_true", help="only render OUT/results into the page and plots")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from gunshot_bench.cli import UserError
+    from gunshot_bench.leaderboard import render_leaderboard
+    from gunshot_bench.leaderboard.run import run_leaderboard
+
+    out = Path(args.out)
+    if args.render_only:
+        rendered = render_leaderboard(out / "results", out)
+    else:
+        if not args.data:
+            raise UserError("--data DIR is required (or pass --render-only)")
+        result = run_leaderboard(args.data, args.models, args.seeds, out, args.overwrite, profile=args.profile)
+        rendered = result.rendered
+        print(f"{len(result.written)} results written, {len(result.skipped)} kept from earlier runs")
+        for failure in result.failed:
+            print(f"failed: {failure}")
+    print(report(rendered))
+    return 0
+
+
+def report(rendered) -> str:
+    from gunshot_bench.leaderboard.render import _md_table
+
+    lines = []
+    for section in rendered.sections:
+        lines += ["", f"== {section.title} =="]
+        for table in section.tables + section.robustness:
+            lines += ["", table.title, *_md_table(table)]
+    for bad in rendered.bad:
+        lines.append(f"left out: {bad}")
+    lines += ["", f"leaderboard: {rendered.markdown}", f"page: {rendered.html}",
+              f"plots: {len(rendered.plots)} PNG files under {rendered.html.parent / 'plots'}"]
+    return "\n".join(lines)

@@ -1,0 +1,33 @@
+"""`gunshot-bench robustness`: score every model level by level on the variants, and study B."""
+
+from __future__ import annotations
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "robustness", help="score-vs-SNR and score-vs-loudness curves, and study B's three detectors",
+        description="Score each entry's runs on the clean test split and on the crowd_noise and energy "
+                    "test rows at every SNR and loudness level (curves and their area), and compare study "
+                    "B's three detection models on the clean, crowd-noise and energy test sets. Runs are "
+                    "shared with `gunshot-bench leaderboard` (missing ones are trained first).")
+    p.add_argument("--data", required=True, help="built dataset folder (with the crowd_noise, energy and detection configs)")
+    p.add_argument("--models", default="all", help="'all' or entry names, comma-separated (see baselines/)")
+    p.add_argument("--seeds", type=int, default=3, help="training seeds per entry (default 3)")
+    p.add_argument("--out", default="leaderboard", help="leaderboard folder (default: leaderboard/)")
+    p.add_argument("--profile", default=None, help="baseline profile, e.g. 'small' for a small dataset")
+    p.add_argument("--no-study-b", action="store_true", help="skip study B's fine-tuned detectors")
+    p.add_argument("--overwrite", action="store_true", help="retrain and rescore existing runs and results")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from gunshot_bench.cli.leaderboard import report
+    from gunshot_bench.robustness import run_robustness
+
+    result = run_robustness(args.data, args.models, args.seeds, args.out, args.overwrite, profile=args.profile,
+                            study_b=not args.no_study_b)
+    print(f"{len(result.written)} robustness results written, {len(result.skipped)} kept from earlier runs")
+    for failure in result.failed:
+        print(f"not scored: {failure}")
+    print(report(result.rendered))
+    return 0

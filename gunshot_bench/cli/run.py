@@ -1,0 +1,31 @@
+"""`gunshot-bench run`: the main job, from the embedded corpus to the leaderboard page."""
+
+from __future__ import annotations
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "run", help="the main job: corpus, dataset, leaderboard, robustness, page",
+        description="Generate the embedded simulated corpus, build the dataset with every variant, train and "
+                    "score every baseline over several seeds, run the robustness evaluation and study B, and "
+                    "render LEADERBOARD.md, index.html and the plots. Resumes where an interrupted run stopped.")
+    p.add_argument("--preset", default="small", choices=["tiny", "small", "paper"],
+                   help="corpus size: small (default, minutes on 2 cores) or paper (study A's size)")
+    p.add_argument("--out", default=None, help="working folder for corpus, dataset and runs (default runs/<preset>)")
+    p.add_argument("--leaderboard", default=None, help="leaderboard folder (default OUT/leaderboard)")
+    p.add_argument("--seeds", type=int, default=3, help="training seeds per entry (default 3)")
+    p.add_argument("--models", default="all", help="'all' or entry names, comma-separated (see baselines/)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the corpus and the dataset build")
+    p.add_argument("--no-robustness", action="store_true", help="skip the robustness evaluation and study B")
+    p.add_argument("--overwrite", action="store_true", help="retrain and rescore everything")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from gunshot_bench.pipeline import MainJobConfig, run_main, summary_text
+
+    config = MainJobConfig(preset=args.preset, out_dir=args.out, leaderboard_dir=args.leaderboard,
+                           seed=args.seed, seeds=args.seeds, models=args.models,
+                           robustness=not args.no_robustness, overwrite=args.overwrite)
+    print(summary_text(run_main(config)))
+    return 0

@@ -1,0 +1,166 @@
+"""The main job (`gunshot-bench run`): corpus -> dataset -> leaderboard -> robustness -> page.
+
+1. synthesise the embedded corpus of a preset (`sim.synthesize_corpus`; reused when complete);
+2. build the dataset with every variant (`dataset.build`; reused when the same build exists);
+3. train and score every baseline entry over several seeds (`leaderboard.run`);
+4. score every run level by level on the variants and run study B (`robustness`);
+5. render `LEADERBOARD.md`, `index.html` and the plots, and say where they are.
+
+Every step resumes: rerunning after an interruption redoes only what is missing. The
+`tiny` and `small` presets train with the baselines' `small` profile (fewer epochs, narrower
+networks) so that `small` finishes in minutes on two CPU cores; `paper` uses the full settings.
+
+Example:
+    >>> result = run_main(MainJobConfig(preset="tiny", out_dir="runs/tiny"))  # doctest: +SKIP
+    >>> print(result.leaderboard_md)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gunshot_bench.leaderboard.render import Rendered, render_leaderboard
+
+log = logging.getLogger(__name__)
+PRESET_PROFILES = {"tiny": "small", "small": "small", "paper": None}
+#: Test clips scored per robustness level (None: all), chosen to keep `small` within minutes.
+PRESET_ROBUSTNESS_CLIPS = {"tiny": None, "small": 30, "paper": None}
+
+
+@dataclass(frozen=True)
+class MainJobConfig:
+    """Settings of the main job; the CLI flags map onto these fields.
+
+    Attributes:
+        preset: simulator preset ("tiny", "small", "paper").
+        out_dir: where the corpus, dataset and runs go (default `runs/<preset>`).
+        leaderboard_dir: where results, LEADERBOARD.md, index.html and plots go
+            (default `<out_dir>/leaderboard`).
+        seed: seed of the corpus, the dataset build and its variants.
+        seeds: training seeds per leaderboard entry.
+        models: "all" or entry names of `baselines/`.
+        profile: baseline profile (default: "small" for tiny/small, none for paper).
+        train_overrides: settings laid over every entry (e.g. {"max_epochs": 1} for tests).
+        robustness: run the robustness evaluation and study B.
+        overwrite: retrain and rescore everything.
+    """
+
+    preset: str = "small"
+    out_dir: str | None = None
+    leaderboard_dir: str | None = None
+    seed: int = 0
+    seeds: int = 3
+    models: str | tuple[str, ...] = "all"
+    profile: str | None = "auto"
+    train_overrides: dict | None = None
+    robustness: bool = True
+    overwrite: bool = False
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.preset not in PRESET_PROFILES:
+            raise ValueError(f"unknown preset '{self.preset}'; known presets: {', '.join(PRESET_PROFILES)}")
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be at least 1, got {self.seeds}")
+
+    @property
+    def out(self) -> Path:
+        return Path(self.out_dir) if self.out_dir else Path("runs") / self.preset
+
+    @property
+    def board(self) -> Path:
+        return Path(self.leaderboard_dir) if self.leaderboard_dir else self.out / "leaderboard"
+
+    @property
+    def baseline_profile(self) -> str | None:
+        return PRESET_PROFILES[self.preset] if self.profile == "auto" else self.profile
+
+
+@dataclass
+class MainJobResult:
+    """Where everything went, how long each step took, and the leaderboard's text."""
+
+    data_dir: Path
+    leaderboard_dir: Path
+    rendered: Rendered
+    timings_s: dict[str, float] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+    leaderboard_md: str = ""
+
+
+def build_corpus_dataset(config: MainJobConfig) -> Path:
+    """Steps 1 and 2: the simulated corpus and the dataset with all variants (reused if present)."""
+    from gunshot_bench.dataset.build import BuildConfig, build_dataset
+    from gunshot_bench.sim import synthesize_corpus
+    from gunshot_bench.variants import ALL
+
+    corpus, data = config.out / "corpus", config.out / "data"
+    synthesize_corpus(config.preset, corpus, seed=config.seed, progress=config.progress)
+    build = BuildConfig(sources=(("sim", str(corpus)),), out_dir=str(data), seed=config.seed, variants=tuple(ALL),
+                        overwrite=True)
+    manifest = data / "manifest.json"
+    if manifest.is_file() and json.loads(manifest.read_text()).get("parameters") == build.parameters():
+        log.info("reusing the dataset in %s (same build parameters)", data)
+    else:
+        build_dataset(build, progress=config.progress)
+    return data
+
+
+def run_main(config: MainJobConfig = MainJobConfig()) -> MainJobResult:
+    """Run the main job; see the module docstring."""
+    from gunshot_bench.leaderboard.run import run_leaderboard
+    from gunshot_bench.robustness import run_robustness
+
+    timings, start = {}, time.perf_counter()
+    data = build_corpus_dataset(config)
+    timings["corpus and dataset"] = time.perf_counter() - start
+    common = dict(models=list(config.models) if not isinstance(config.models, str) else config.models,
+                  seeds=config.seeds, out_dir=config.board, overwrite=config.overwrite,
+                  profile=config.baseline_profile, preset=config.preset, runs_dir=config.out / "runs",
+                  train_overrides=config.train_overrides, progress=config.progress, render=False)
+    t = time.perf_counter()
+    board = run_leaderboard(data, **common)
+    timings["leaderboard"] = time.perf_counter() - t
+    failed = list(board.failed)
+    if config.robustness:
+        t = time.perf_counter()
+        skip = frozenset(tuple(f.split(":", 1)[0].split("/", 1)) for f in board.failed)
+        robust = run_robustness(data, **common, max_clips_per_level=PRESET_ROBUSTNESS_CLIPS[config.preset], skip=skip)
+        timings["robustness"] = time.perf_counter() - t
+        failed += robust.failed
+    t = time.perf_counter()
+    rendered = render_leaderboard(config.board / "results", config.board)
+    timings["render"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - start
+    return MainJobResult(data, config.board, rendered, timings, failed, rendered.markdown.read_text())
+
+
+def summary_text(result: MainJobResult) -> str:
+    """What the CLI prints at the end: where things are, the timings and the leaderboard tables."""
+    from gunshot_bench.leaderboard.render import _md_table
+
+    r = result.rendered
+    lines = ["", "gunshot-bench: main job finished in " + _minutes(result.timings_s.get("total", 0.0)), ""]
+    lines += [f"  dataset:      {result.data_dir}",
+              f"  leaderboard:  {r.markdown}",
+              f"  page:         {r.html}  (open it in a browser)",
+              f"  plots:        {result.leaderboard_dir / 'plots'}  ({len(r.plots)} PNG files)",
+              f"  results:      {result.leaderboard_dir / 'results'}", ""]
+    lines += ["  time per step: " + ", ".join(f"{k} {_minutes(v)}" for k, v in result.timings_s.items() if k != "total")]
+    for section in r.sections:
+        lines += ["", f"== {section.title} =="]
+        for table in section.tables:
+            lines += ["", table.title, *_md_table(table)]
+    if result.failed:
+        lines += ["", f"{len(result.failed)} part(s) could not run on this data:"] + [f"  - {f}" for f in result.failed]
+    if r.bad:
+        lines += ["", "result files left out:"] + [f"  - {b}" for b in r.bad]
+    return "\n".join(lines) + "\n"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
