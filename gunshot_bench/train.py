@@ -214,7 +214,9 @@ def train_run(data_dir, model_name: str, task: str, seed: int, out_dir,
         "data_dir": str(Path(data_dir).resolve()), "package_version": __version__,
         "init_from": None if init_from is None else str(Path(init_from).resolve()),
         "validation_metrics": metrics, "wall_time_s": wall,
-        "n_train": int(len(y)), "n_validation": int(len(y_val)), **cx})
+        "n_train": int(len(y)), "n_validation": int(len(y_val)),
+        # "params" holds the hyperparameters; the complexity figures get their own keys
+        "n_params": cx.get("params"), "flops_per_clip": cx.get("flops_per_clip")})
     return RunResult(out_dir, model, metrics, wall, cx.get("params"), cx.get("flops_per_clip"))
 
 

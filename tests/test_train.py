@@ -110,6 +110,9 @@ def test_torch_runs_are_deterministic_and_fine_tune_from_a_run(fake_data, tmp_pa
     np.testing.assert_array_equal(a.model.predict_proba(X), b.model.predict_proba(X))
     history = json.loads((tmp_path / "a" / "history.json").read_text())
     assert [r["epoch"] for r in history["cnn"]] == [1, 2] and "val_accuracy" in history["cnn"][0]
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert isinstance(config["params"], dict) and config["params"]["random_state"] is not None  # hyperparameters
+    assert config["n_params"] == a.n_params > 1000 and config["flops_per_clip"] > config["n_params"]
     # Model 2 of study B: fine-tuned from Model 1; with a vanishing learning rate it must stay
     # at Model 1's weights (a fresh start would not).
     tuned = train_run(fake_data["dir"], "cnn", "detection", 4, tmp_path / "m2",
@@ -131,3 +134,4 @@ def test_cli_train(fake_data, tmp_path, capsys):
     assert main(["train", "--data", str(fake_data["dir"]), "--model", "svn",
                  "--out", str(tmp_path / "bad")]) == 2
     assert "did you mean svm" in capsys.readouterr().err
+
