@@ -67,6 +67,7 @@ def test_small_and_tiny_presets():
     tiny = plan("tiny")
     assert all(r.n_segments == 1 for r in tiny)
     assert all(sum(1 for r in tiny if r.model == m) == 3 for m in MODELS)
+    assert all(sum(1 for r in tiny if r.kind == k) == 3 for k in BACKGROUND_KINDS)  # noise in every split
     assert set(PRESETS) == {"tiny", "small", "paper"}
 
 

@@ -12,7 +12,7 @@ are exactly what a build will cut.
   spread over 6-40 recordings (about one recording per 12 segments) so grouped splits mean
   something. Backgrounds: 13 kinds x 80 segments (1,040) in 8 recordings each.
 - `small`: every model with 6 recordings and 12-18 segments; 13 x 6 background recordings.
-- `tiny`: for tests: every model with 3 one-segment recordings; one short recording per background.
+- `tiny`: for tests: every model with 3 one-segment recordings; 3 one-segment recordings per background kind.
 """
 
 from __future__ import annotations
@@ -96,7 +96,8 @@ PRESETS: dict[str, Preset] = {
                     tuple((m, _recordings_for(c)) for m, c in PAPER_COUNTS.items()), 80, 8),
     "small": Preset("small", tuple((m, 12 + 6 * (i % 2)) for i, m in enumerate(MODELS)),
                     tuple((m, 6) for m in MODELS), 12, 6),
-    "tiny": Preset("tiny", tuple((m, 3) for m in MODELS), tuple((m, 3) for m in MODELS), 1, 1),
+    # three one-segment recordings per background kind, so that noise reaches every split
+    "tiny": Preset("tiny", tuple((m, 3) for m in MODELS), tuple((m, 3) for m in MODELS), 3, 3),
 }
 
 
