@@ -144,15 +144,40 @@ def _ranked(loaded, X: np.ndarray, top_k: int) -> list[list[tuple[str, float]]]:
             for p in proba]
 
 
-def predict_files(paths, run_dir=None, top_k: int = 3, hop_s: float = 0.5,
-                  threshold_db: float = 15.0, progress: bool = False) -> list[FileResult]:
-    """Classify each file; a bad file gives a `FileResult` with `ok=False` and the reason."""
+ENGINES = ("auto", "torch", "onnx")
+
+
+def load_for_inference(run_dir, engine: str = "auto"):
+    """`train.load_run`, with the networks on onnxruntime when the run has an ONNX export.
+
+    `engine`: "torch" (eager torch), "onnx" (requires `RUN_DIR/onnx` from `gunshot-bench
+    export` and onnxruntime) or "auto" (onnx when both are there: it is faster on CPU, see
+    docs/performance.md; torch otherwise). Outputs agree within float rounding (tested).
+    """
+    from gunshot_bench.export import ONNX_DIR, attach_onnx, onnx_available
     from gunshot_bench.train import load_run
 
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    loaded = load_run(run_dir)
+    onnx_dir = Path(run_dir) / ONNX_DIR
+    if engine == "onnx" or (engine == "auto" and (onnx_dir / "manifest.json").is_file()
+                            and onnx_available()):
+        attach_onnx(loaded.model, onnx_dir, Path(run_dir) / "model")
+    return loaded
+
+
+def predict_files(paths, run_dir=None, top_k: int = 3, hop_s: float = 0.5,
+                  threshold_db: float = 15.0, progress: bool = False,
+                  engine: str = "auto") -> list[FileResult]:
+    """Classify each file; a bad file gives a `FileResult` with `ok=False` and the reason.
+
+    `engine` picks the network runtime (see `load_for_inference`).
+    """
     simulated = run_dir is None
     if run_dir is None:
         run_dir = ensure_default_model(progress=progress)
-    loaded = load_run(run_dir)
+    loaded = load_for_inference(run_dir, engine)
     results = []
     for path in map(Path, paths):
         try:

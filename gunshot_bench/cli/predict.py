@@ -13,13 +13,17 @@ def add_parser(subparsers) -> None:
                    help="run directory of a trained model (default: a model trained on simulated audio)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--top", type=int, default=3, help="labels shown per clip (best + alternatives)")
+    p.add_argument("--engine", default="auto", choices=["auto", "torch", "onnx"],
+                   help="network runtime: onnx needs `gunshot-bench export RUN_DIR` first; auto uses "
+                        "it when present (faster on CPU), torch otherwise")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from gunshot_bench.predict import predict_files
 
-    results = predict_files(args.files, run_dir=args.model, top_k=args.top, progress=True)
+    results = predict_files(args.files, run_dir=args.model, top_k=args.top, progress=True,
+                            engine=args.engine)
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:

@@ -192,6 +192,11 @@ class TorchClassifier(BaseModel):
             self._inference_net = cached
         return cached[1]
 
+    def use_inference_net(self, net) -> None:
+        """Run inference through `net` (a callable `[b, 1, F, T]` tensor -> logits tensor, e.g. an
+        onnxruntime session from `gunshot_bench.export`) instead of the folded torch network."""
+        self._inference_net = (self.net_, net)
+
     def predict_proba_features(self, F: np.ndarray) -> np.ndarray:
         """Softmax probabilities `[n, n_classes]` from precomputed log-STFT features."""
         net = self.inference_net()

@@ -1,0 +1,54 @@
+"""Benchmark: wall time of the main job (corpus -> dataset -> leaderboard -> robustness) on a preset.
+
+Runs `pipeline.run_main` in a fresh working folder (nothing reused) and records the time of
+each step as the pipeline reports it. One repeat by default: the `small` preset alone takes
+minutes, `paper` hours, so a median needs `--repeats` > 1 and the time for it.
+
+    python benchmarks/bench_leaderboard.py --preset small [--repeats 1] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_info  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="small", choices=["tiny", "small", "paper"])
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--workdir", type=Path, default=None, help="scratch folder (default: a temp dir)")
+    args = ap.parse_args()
+    from gunshot_bench.pipeline import MainJobConfig, run_main
+
+    result = {"machine": machine_info(), "preset": args.preset, "repeats": args.repeats, "runs": []}
+    for r in range(args.repeats):
+        work = Path(tempfile.mkdtemp(prefix="bench_lb_", dir=args.workdir))
+        try:
+            t = time.perf_counter()
+            job = run_main(MainJobConfig(preset=args.preset, out_dir=str(work), progress=False))
+            wall = time.perf_counter() - t
+            result["runs"].append({"wall_s": round(wall, 1), "failed": job.failed,
+                                   "steps_s": {k: round(v, 1) for k, v in job.timings_s.items()}})
+            print(f"repeat {r + 1}: {result['runs'][-1]}", file=sys.stderr)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    result["median_wall_s"] = statistics.median(run["wall_s"] for run in result["runs"])
+    print(json.dumps(result, indent=1))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""ONNX export: onnxruntime gives the torch models' outputs; stale or foreign exports are refused."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from gunshot_bench.cli import main
+from gunshot_bench.train import load_run, train_run
+from synth_clips import fake_split, make_clips
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+from gunshot_bench.export import attach_onnx, export_onnx, read_manifest  # noqa: E402
+
+torch.set_num_threads(1)
+MODELS_USED = [0, 1, 3, 4, 16, 24, 28]  # two machine guns, two pistols: real sub-models
+TINY = {"max_epochs": 1, "channels": [16, 16, 16], "batch_size": 16}
+
+
+def _train(root, model, task):
+    data = root / "data"
+    data.mkdir(exist_ok=True)
+    mp = pytest.MonkeyPatch()
+    mp.setattr("gunshot_bench.dataset.read.load_arrays",
+               lambda d, config="clean", split="train": fake_split(MODELS_USED, 3, 0, split))
+    try:
+        train_run(data, model, task, 0, root / model, TINY if model != "lda" else None, progress=False)
+    finally:
+        mp.undo()
+    return root / model
+
+
+@pytest.fixture(scope="module")
+def two_stage_run(tmp_path_factory):
+    return _train(tmp_path_factory.mktemp("export"), "audioresnet_two_stage", "two_stage")
+
+
+def test_onnx_two_stage_matches_torch(two_stage_run):
+    paths = export_onnx(two_stage_run)
+    manifest = read_manifest(two_stage_run / "onnx")
+    # category model + the sub-models of machine_gun (0, 1) and pistol (3, 4); rifle, shotgun
+    # and submachine gun have one model each here, so constant sub-models without a network
+    assert sorted(p.name for p in paths) == ["category.onnx", "machine_gun.onnx", "pistol.onnx"]
+    assert all(e["max_abs_diff"] < 1e-4 for e in manifest["networks"].values())
+    X = make_clips([0, 1, 2, 3, 4, 5], seed=7)
+    plain = load_run(two_stage_run).model
+    fast = attach_onnx(load_run(two_stage_run).model, two_stage_run / "onnx", two_stage_run / "model")
+    np.testing.assert_allclose(fast.predict_proba(X), plain.predict_proba(X), atol=1e-5)
+    assert np.array_equal(fast.predict(X), plain.predict(X))
+    # the onnxruntime session really is in use: its logits differ from eager torch only by rounding
+    sess = fast.stage1_.inference_net()
+    assert type(sess).__name__ == "OnnxNet"
+
+
+def test_stale_export_is_refused(two_stage_run, tmp_path):
+    export_onnx(two_stage_run, tmp_path / "onnx")
+    model = load_run(two_stage_run).model
+    manifest = json.loads((tmp_path / "onnx" / "manifest.json").read_text())
+    manifest["networks"]["pistol"]["weights_sha256"] = "0" * 64
+    (tmp_path / "onnx" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="other weights"):
+        attach_onnx(model, tmp_path / "onnx", two_stage_run / "model")
+    with pytest.raises(FileNotFoundError, match="export RUN_DIR"):
+        attach_onnx(model, tmp_path / "nowhere")
+
+
+def test_cli_export_and_classical_model_refused(two_stage_run, tmp_path, capsys):
+    assert main(["export", str(two_stage_run), "--format", "onnx", "--out", str(tmp_path / "x")]) == 0
+    assert (tmp_path / "x" / "category.onnx").is_file()
+    lda = _train(tmp_path, "lda", "model")
+    assert main(["export", str(lda), "--format", "onnx"]) == 2
+    assert "no neural network" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "missing"), "--format", "onnx"]) == 2
+
+
+@pytest.mark.slow
+def test_predict_engines_agree(two_stage_run, tmp_path):
+    import soundfile as sf
+
+    from gunshot_bench.features import SAMPLE_RATE
+    from gunshot_bench.predict import predict_files
+
+    clip = make_clips([3], seed=4)[0]
+    rec = np.concatenate([make_clips([1], seed=5)[0], make_clips([0], seed=6)[0]])
+    sf.write(tmp_path / "clip.wav", clip, SAMPLE_RATE)
+    sf.write(tmp_path / "rec.wav", rec, SAMPLE_RATE)
+    files = [tmp_path / "clip.wav", tmp_path / "rec.wav"]
+    bare = tmp_path / "bare_run"
+    import shutil
+
+    shutil.copytree(two_stage_run, bare, ignore=shutil.ignore_patterns("onnx"))
+    with pytest.raises(FileNotFoundError, match="no ONNX export"):
+        predict_files(files, run_dir=bare, engine="onnx")
+    export_onnx(two_stage_run)
+    by_engine = {e: predict_files(files, run_dir=two_stage_run, engine=e) for e in ("torch", "onnx", "auto")}
+    for a, b in zip(by_engine["torch"], by_engine["onnx"]):
+        assert a.ok and b.ok and len(a.detections) == len(b.detections) >= 1
+        for da, db in zip(a.detections, b.detections):
+            assert da.label == db.label and da.probability == pytest.approx(db.probability, abs=1e-5)
+    assert [r.to_dict() for r in by_engine["auto"]] == [r.to_dict() for r in by_engine["onnx"]]
