@@ -14,6 +14,7 @@ Checkpoints store hyperparameters and fitted arrays (`checkpoint.estimator_state
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -28,6 +29,10 @@ from sklearn.svm import SVC
 from gunshot_bench.checkpoint import (estimator_state, load_arrays, read_json, restore_estimator,
                                       save_arrays, write_json)
 from gunshot_bench.features import mfcc_frames, mfcc_stats
+
+# hmmlearn logs a warning at every EM step whose log-likelihood falls by float rounding
+# (deltas of ~1e-8), hundreds of lines per leaderboard run; real failures still raise.
+logging.getLogger("hmmlearn.base").setLevel(logging.ERROR)
 from gunshot_bench.models.base import BaseModel
 from gunshot_bench.models.registry import register
 from gunshot_bench.rng import derive_rng
