@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -65,7 +64,7 @@ def main() -> None:
     ap.add_argument("--tmp", type=Path, default=None, help="scratch folder (default: the system temp)")
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from machine import machine_info
+    from machine import emit, machine_info
 
     info = machine_info()
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
@@ -92,10 +91,7 @@ def main() -> None:
     # ru_maxrss of the children is the largest worker's peak: main + workers x that bounds
     # the concurrent total from above
     result["peak_rss_total_bound_mb"] = round(result["peak_rss_main_mb"] + workers * result["peak_rss_worker_mb"], 1)
-    print(json.dumps(result, indent=1))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1))
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ alternating, `--repeats` times; the figures are medians and the ratio is of the 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -21,7 +20,7 @@ import librosa
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine_info  # noqa: E402
+from machine import emit, machine_info  # noqa: E402
 
 from gunshot_bench.features import CLIP_SAMPLES, HOP_LENGTH, N_FFT, log_stft  # noqa: E402
 from gunshot_bench.rng import derive_rng  # noqa: E402
@@ -61,10 +60,7 @@ def main() -> None:
     result.update({"log_stft_clips_per_s": round(args.clips / f, 1),
                    "librosa_reference_clips_per_s": round(args.clips / r, 1),
                    "speedup": round(r / f, 2), "target_speedup": 2.0})
-    print(json.dumps(result, indent=1))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1))
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

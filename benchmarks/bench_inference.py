@@ -38,7 +38,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_features import reference_log_stft  # noqa: E402
 from bench_models import synthetic_clips  # noqa: E402
-from machine import machine_info  # noqa: E402
+from machine import emit, machine_info  # noqa: E402
 
 from gunshot_bench import __version__  # noqa: E402
 from gunshot_bench.checkpoint import write_json  # noqa: E402
@@ -186,10 +186,7 @@ def main() -> None:
             print(engine, json.dumps(rec[engine]), file=sys.stderr)
         rec["target_s_per_hour"] = 60.0
         result["predict_long_recording"] = rec
-    print(json.dumps(result, indent=1))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1))
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ minutes, `paper` hours, so a median needs `--repeats` > 1 and the time for it.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import sys
@@ -19,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine_info  # noqa: E402
+from machine import emit, machine_info  # noqa: E402
 
 
 def main() -> None:
@@ -44,10 +43,7 @@ def main() -> None:
         finally:
             shutil.rmtree(work, ignore_errors=True)
     result["median_wall_s"] = statistics.median(run["wall_s"] for run in result["runs"])
-    print(json.dumps(result, indent=1))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1))
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import statistics
 import sys
 import time
@@ -34,11 +33,11 @@ from sklearn.metrics import f1_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_models import synthetic_clips  # noqa: E402
-from machine import machine_info  # noqa: E402
+from machine import emit, machine_info  # noqa: E402
 
 from gunshot_bench.features import log_stft  # noqa: E402
 from gunshot_bench.models import get  # noqa: E402
-from gunshot_bench.models.audioresnet import AudioResNet, AudioResNetClassifier  # noqa: E402
+from gunshot_bench.models.audioresnet import AudioResNetClassifier  # noqa: E402
 from gunshot_bench.models.torch_base import TorchClassifier  # noqa: E402
 
 PAPER_CLIPS = 3343
@@ -159,10 +158,7 @@ def main() -> None:
     f1["fit_speedup_fast_vs_plain"] = round(f1["plain"]["two_stage_fit_s_median"]
                                             / f1["fast"]["two_stage_fit_s_median"], 2)
     result["macro_f1_bounded_two_stage"] = f1
-    print(json.dumps(result, indent=1))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1))
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

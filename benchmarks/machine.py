@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 from datetime import datetime, timezone
+from pathlib import Path
 
 
 def _cpu_model() -> str:
@@ -45,3 +47,11 @@ def machine_info() -> dict:
     except ImportError:
         info["onnxruntime"] = None
     return info
+
+
+def emit(result: dict, json_path: Path | None) -> None:
+    """Print a benchmark's result and, when asked, write it as JSON (for run_all.py)."""
+    print(json.dumps(result, indent=1))
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result, indent=1))
