@@ -97,7 +97,7 @@ def test_channels_last_training_step_matches_nchw():
         net.train()
         loss = torch.nn.functional.cross_entropy(net(x), y)
         loss.backward()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     assert losses[0] == pytest.approx(losses[1], rel=1e-5)
     for (name, a), (_, b) in zip(nets[0].named_parameters(), nets[1].named_parameters()):
         scale = float(b.grad.abs().max())
