@@ -21,6 +21,14 @@ class UserError(Exception):
     """An error caused by the user's input: printed without a traceback, exit code 2."""
 
 
+def parse_source(text: str) -> tuple[str, str]:
+    """`--source KIND=PATH` as (kind, path); UserError when either side is missing."""
+    kind, sep, path = text.partition("=")
+    if not sep or not kind.strip() or not path.strip():
+        raise UserError(f"--source takes KIND=PATH (e.g. folder=./clips), got '{text}'")
+    return kind.strip(), path.strip()
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gunshot-bench",

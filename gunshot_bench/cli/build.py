@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from gunshot_bench.cli import UserError
-
-
-def parse_source(text: str) -> tuple[str, str]:
-    if "=" not in text:
-        raise UserError(f"--source takes KIND=PATH (e.g. kaggle=~/data/kaggle), got '{text}'")
-    kind, path = text.split("=", 1)
-    return kind.strip(), path.strip()
+from gunshot_bench.cli import parse_source
 
 
 def add_parser(sub) -> None:

@@ -18,13 +18,11 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from gunshot_bench.cli import UserError
+    from gunshot_bench.cli import parse_source
     from gunshot_bench.evaluate import evaluate_source
     from gunshot_bench.leaderboard.tables import METRIC_TITLES, fmt_main
 
-    kind, sep, path = args.source.partition("=")
-    if not sep or not kind or not path:
-        raise UserError(f"--source must look like KIND=PATH (e.g. folder=./clips), got '{args.source}'")
+    kind, path = parse_source(args.source)
     result = evaluate_source(args.run_dir, kind, path, args.task, args.out)
     print(f"{result['model']['name']} ({args.run_dir}) on {args.source}, task {result['task']}: "
           f"{result['n_test']} segments; {result.get('notes', '')}")

@@ -12,13 +12,18 @@ def add_parser(subparsers) -> None:
                     "entry, task and dataset config; existing results are kept unless --overwrite), then "
                     "render LEADERBOARD.md, a static index.html and PNG plots from every result under OUT/results.")
     p.add_argument("--data", help="built dataset folder (not needed with --render-only)")
+    add_entry_options(p)
+    p.add_argument("--render-only", action="store_true", help="only render OUT/results into the page and plots")
+    p.set_defaults(func=run)
+
+
+def add_entry_options(p) -> None:
+    """Which entries, seeds, profile and output folder: shared with `gunshot-bench robustness`."""
     p.add_argument("--models", default="all", help="'all' or entry names, comma-separated (see baselines/)")
     p.add_argument("--seeds", type=int, default=3, help="training seeds per entry (default 3)")
     p.add_argument("--out", default="leaderboard", help="leaderboard folder (default: leaderboard/)")
     p.add_argument("--profile", default=None, help="baseline profile, e.g. 'small' for a small dataset")
     p.add_argument("--overwrite", action="store_true", help="retrain and rescore existing runs and results")
-    p.add_argument("--render-only", action="store_true", help="only render OUT/results into the page and plots")
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:

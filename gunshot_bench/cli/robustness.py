@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gunshot_bench.cli.leaderboard import add_entry_options
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -11,12 +13,8 @@ def add_parser(subparsers) -> None:
                     "B's three detection models on the clean, crowd-noise and energy test sets. Runs are "
                     "shared with `gunshot-bench leaderboard` (missing ones are trained first).")
     p.add_argument("--data", required=True, help="built dataset folder (with the crowd_noise, energy and detection configs)")
-    p.add_argument("--models", default="all", help="'all' or entry names, comma-separated (see baselines/)")
-    p.add_argument("--seeds", type=int, default=3, help="training seeds per entry (default 3)")
-    p.add_argument("--out", default="leaderboard", help="leaderboard folder (default: leaderboard/)")
-    p.add_argument("--profile", default=None, help="baseline profile, e.g. 'small' for a small dataset")
+    add_entry_options(p)
     p.add_argument("--no-study-b", action="store_true", help="skip study B's fine-tuned detectors")
-    p.add_argument("--overwrite", action="store_true", help="retrain and rescore existing runs and results")
     p.set_defaults(func=run)
 
 
