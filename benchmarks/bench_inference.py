@@ -1,6 +1,6 @@
 """Benchmark: two-stage inference latency, throughput and `predict`'s real-time factor.
 
-A two-stage AudioResNet with the `paper` network (channels 16,32,64; weights from one short
+A two-stage AudioResNet with the default network (`DEFAULT_NET`; weights from one short
 epoch on generated clips: speed does not depend on what was learned) is saved as a run
 directory and exported to ONNX. In the same process it measures:
 
@@ -45,12 +45,13 @@ from gunshot_bench.checkpoint import write_json  # noqa: E402
 from gunshot_bench.export import export_onnx  # noqa: E402
 from gunshot_bench.features import SAMPLE_RATE  # noqa: E402
 from gunshot_bench.models import get  # noqa: E402
+from gunshot_bench.models.audioresnet import DEFAULT_NET  # noqa: E402
 from gunshot_bench.predict import load_for_inference, predict_files  # noqa: E402
 from gunshot_bench.rng import derive_rng  # noqa: E402
 from gunshot_bench.tasks import get_task  # noqa: E402
 
 
-def make_run(root: Path, channels=(16, 32, 64)) -> Path:
+def make_run(root: Path, channels=DEFAULT_NET["channels"]) -> Path:
     """A saved two-stage run (one epoch on 2 generated clips per model) and its ONNX export."""
     X, y = synthetic_clips(2)
     model = get("audioresnet_two_stage", channels=channels, max_epochs=1).fit(X, y)

@@ -10,7 +10,7 @@ Measures, on this machine:
 - log-STFT throughput (clips/s) against a per-clip `librosa.stft` + `log1p` reference, with
   the largest difference between the two.
 
-    python benchmarks/bench_models.py [--channels 16,32,64] [--repeats 100] [--json out.json]
+    python benchmarks/bench_models.py [--channels 16,32,64,128] [--repeats 100] [--json out.json]
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def timings(fn, repeats: int, warmup: int = 5) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--channels", default="16,32,64")
+    parser.add_argument("--channels", default="16,32,64,128")
     parser.add_argument("--repeats", type=int, default=100)
     parser.add_argument("--train-clips", type=int, default=128)
     parser.add_argument("--json", default=None)

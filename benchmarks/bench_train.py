@@ -3,9 +3,10 @@
 Two training paths run in the same process on the same generated clips and seeds:
 
 - "fast" (the library): log-STFT computed once per fit and held in float16, channels-last
-  network (AudioResNet picks it for widths that are multiples of 16), torch's threads = cores;
-- "plain": the straightforward float32 loop: float32 features, NCHW network, same optimiser,
-  schedule, batches and seeds.
+  network (AudioResNet picks it for widths that are multiples of 16), bfloat16 autocast of the
+  forward pass where the CPU has native bfloat16, torch's threads = cores;
+- "plain": the straightforward float32 loop: float32 features, NCHW network, float32 forward
+  pass, same optimiser, schedule, batches and seeds.
 
 Figures: training samples/s of each path (median over `--repeats` fits of `--epochs` epochs
 of a flat 32-way AudioResNet with the `paper` network), evaluation samples/s, and from them
@@ -38,6 +39,7 @@ from machine import emit, machine_info  # noqa: E402
 from gunshot_bench.features import log_stft  # noqa: E402
 from gunshot_bench.models import get  # noqa: E402
 from gunshot_bench.models.audioresnet import AudioResNetClassifier  # noqa: E402
+from gunshot_bench.models import torch_base  # noqa: E402
 from gunshot_bench.models.torch_base import TorchClassifier  # noqa: E402
 
 PAPER_CLIPS = 3343
@@ -47,8 +49,9 @@ MAX_EPOCHS = 60
 
 @contextlib.contextmanager
 def plain_path():
-    """Swap in float32 features and NCHW networks (the straightforward loop) for the block."""
-    build, feats = AudioResNetClassifier._build_net, TorchClassifier.features
+    """Swap in float32 features, NCHW networks and a float32 forward pass (the straightforward
+    loop) for the block."""
+    build, feats, amp = AudioResNetClassifier._build_net, TorchClassifier.features, torch_base.autocast_dtype
 
     def nchw(self, n_classes):
         net = build(self, n_classes)
@@ -57,10 +60,12 @@ def plain_path():
 
     AudioResNetClassifier._build_net = nchw
     TorchClassifier.features = staticmethod(lambda X: log_stft(X, dtype=np.float32))
+    torch_base.autocast_dtype = lambda precision: None
     try:
         yield
     finally:
         AudioResNetClassifier._build_net, TorchClassifier.features = build, feats
+        torch_base.autocast_dtype = amp
 
 
 def learnable_clips(n_per_model: int, seed: int, models=None) -> tuple[np.ndarray, np.ndarray]:
@@ -101,7 +106,7 @@ def main() -> None:
     ap.add_argument("--train-clips", type=int, default=256)
     ap.add_argument("--epochs", type=int, default=1, help="epochs per timed fit")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--channels", default="16,32,64")
+    ap.add_argument("--channels", default="16,32,64,128")
     ap.add_argument("--f1-epochs", type=int, default=8, help="epochs of the bounded two-stage F1 comparison")
     ap.add_argument("--f1-clips-per-model", type=int, default=8)
     ap.add_argument("--seeds", type=int, default=2, help="seeds of the F1 comparison")

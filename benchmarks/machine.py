@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -50,7 +51,13 @@ def machine_info() -> dict:
 
 
 def emit(result: dict, json_path: Path | None) -> None:
-    """Print a benchmark's result and, when asked, write it as JSON (for run_all.py)."""
+    """Print a benchmark's result and, when asked, write it as JSON (for run_all.py), with the
+    command that produced it (less its --json path)."""
+    argv = sys.argv[:]
+    if "--json" in argv:
+        i = argv.index("--json")
+        del argv[i:i + 2]
+    result.setdefault("command", " ".join(["python", *argv]))
     print(json.dumps(result, indent=1))
     if json_path:
         json_path.parent.mkdir(parents=True, exist_ok=True)

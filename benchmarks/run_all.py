@@ -1,6 +1,7 @@
 """Run every benchmark and write `benchmarks/results.json` and `docs/performance.md`.
 
-    python benchmarks/run_all.py            # the full suite (about an hour on 2 busy cores)
+    python benchmarks/run_all.py            # the full suite (about 3 hours on 2 cores; the
+                                            # `paper` training and leaderboard are most of it)
     python benchmarks/run_all.py --quick    # smaller sizes and fewer repeats (minutes)
     python benchmarks/run_all.py --parts features,inference   # rerun some parts, keep the others
 
@@ -50,14 +51,16 @@ def plan(quick: bool) -> dict[str, list[str]]:
         "build_1x": ["bench_build.py", "--clips", str(PAPER_CLIPS), "--repeats", "3"],
         "build_4x": ["bench_build.py", "--clips", str(4 * PAPER_CLIPS), "--repeats", "2"],
         "build_16x": ["bench_build.py", "--clips", str(16 * PAPER_CLIPS), "--repeats", "1"],
+        "training_paper": ["bench_train_paper.py", "--seeds", "0", "--paths", "fast,plain"],
         "leaderboard_small": ["bench_leaderboard.py", "--preset", "small"],
+        "leaderboard_paper": ["bench_leaderboard.py", "--preset", "paper"],
     }
 
 
 def run_part(name: str, argv: list[str], scratch: Path) -> dict:
     out = scratch / f"{name}.json"
     cmd = [sys.executable, str(HERE / argv[0]), *argv[1:], "--json", str(out)]
-    if argv[0] in ("bench_build.py", "bench_leaderboard.py"):
+    if argv[0] in ("bench_build.py", "bench_leaderboard.py", "bench_train_paper.py"):
         cmd += ["--tmp" if argv[0] == "bench_build.py" else "--workdir", str(scratch)]
     print(f"== {name}: {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
     t = time.perf_counter()
@@ -77,6 +80,9 @@ def main() -> None:
     ap.add_argument("--results", type=Path, default=HERE / "results.json")
     ap.add_argument("--doc", type=Path, default=ROOT / "docs" / "performance.md")
     ap.add_argument("--render-only", action="store_true", help="re-render the page from results.json")
+    ap.add_argument("--import", dest="imports", action="append", default=[], metavar="PART=JSON",
+                    help="take a part's figures from the JSON its script wrote when run by hand "
+                         "(e.g. the hours-long `paper` leaderboard run with --keep)")
     args = ap.parse_args()
     suite = plan(args.quick)
     results = json.loads(args.results.read_text()) if args.results.is_file() else {"parts": {}}
@@ -92,6 +98,12 @@ def main() -> None:
             for name in names:
                 results["parts"][name] = run_part(name, suite[name], Path(scratch))
                 args.results.write_text(json.dumps(results, indent=1) + "\n")
+    for spec in args.imports:
+        name, _, path = spec.partition("=")
+        if name not in suite or not Path(path).is_file():
+            sys.exit(f"run_all: --import wants PART=JSON with a known part and an existing file, got {spec!r}")
+        data = json.loads(Path(path).read_text())
+        results["parts"][name] = data
     args.results.write_text(json.dumps(results, indent=1) + "\n")
     args.doc.write_text(render(results))
     print(f"wrote {args.results} and {args.doc}", file=sys.stderr)

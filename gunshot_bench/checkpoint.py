@@ -16,7 +16,10 @@ import torch
 
 from gunshot_bench import __version__
 
-FORMAT_VERSION = 1
+#: Version of the checkpoint layout and of what its saved hyperparameters mean. 2: AudioResNet
+#: gained `stem_stride` (default 4); a format-1 checkpoint without it used a stride-2 stem, so
+#: reading it with today's defaults would silently build another network.
+FORMAT_VERSION = 2
 
 
 def write_json(path: Path, obj) -> None:

@@ -22,6 +22,7 @@ import librosa
 import numpy as np
 
 from gunshot_bench import __version__, audio
+from gunshot_bench.checkpoint import FORMAT_VERSION
 from gunshot_bench.features import CLIP_SAMPLES, SAMPLE_RATE, fix_length
 
 CLIP_MAX_S = 2.5
@@ -209,7 +210,8 @@ def default_home() -> Path:
 
 
 def default_run_dir() -> Path:
-    return default_home() / f"default-model-{__version__}"
+    """Keyed by package and checkpoint format: an older cached default is never loaded."""
+    return default_home() / f"default-model-{__version__}-format{FORMAT_VERSION}"
 
 
 def ensure_default_model(progress: bool = True, preset: str = "small", seed: int = 0,
@@ -226,7 +228,7 @@ def ensure_default_model(progress: bool = True, preset: str = "small", seed: int
     from gunshot_bench.sim import synthesize_corpus
     from gunshot_bench.train import load_baseline, train_run
 
-    work = default_home() / f"default-work-{__version__}"
+    work = default_home() / f"default-work-{__version__}-format{FORMAT_VERSION}"
     corpus, data, stage = work / "corpus", work / "dataset", work / "run"
     if progress:
         print(f"training the default model on simulated audio into {run} (once; a few minutes)")

@@ -100,12 +100,16 @@ def test_flops_counter_is_exact_for_known_layers():
 
 def test_audioresnet_complexity_is_reported(data):
     X, y, Xt, yt = data
-    model = get("audioresnet_flat", channels=(16, 32, 64), max_epochs=1, batch_size=8).fit(X, y)
+    model = get("audioresnet_flat", max_epochs=1, batch_size=8).fit(X, y)
     cx = model.complexity()
     assert cx["params"] == sum(p.numel() for p in model.net_.parameters())
-    # the 7x7 stride-2 stem alone: 256 x 173 outputs x 16 channels x 49 taps
-    assert cx["flops_per_clip"] > 2 * 256 * 173 * 16 * 49
-    assert cx["flops_per_clip"] < 4e8  # small enough for CPU
+    # the default's 7x7 stride-4 stem alone: 128 x 87 outputs x 16 channels x 49 taps
+    assert cx["flops_per_clip"] > 2 * 128 * 87 * 16 * 49
+    assert cx["flops_per_clip"] < 1e8  # small enough for CPU
+    classic = get("audioresnet_flat", stem_stride=2, max_epochs=1, batch_size=8).fit(X, y)
+    # a stride-2 stem has 4x the stem's outputs, and the same parameters
+    assert classic.complexity()["params"] == cx["params"]
+    assert classic.complexity()["flops_per_clip"] > cx["flops_per_clip"] + 3 * 2 * 128 * 87 * 16 * 49
 
 
 @pytest.mark.parametrize("name", ["gmm", "hmm"])

@@ -90,6 +90,10 @@ def test_checkpoint_from_other_version_or_labels_is_refused(fake_data, tmp_path)
     (run / "model" / "model.json").write_text(json.dumps({**header, "package_version": "0.0.1"}))
     with pytest.raises(ValueError, match="0.0.1"):
         load_run(run)
+    # an older checkpoint layout (format 1 had no AudioResNet stem_stride) is refused, not misread
+    (run / "model" / "model.json").write_text(json.dumps({**header, "format_version": 1}))
+    with pytest.raises(ValueError, match="checkpoint format 1.*retrain"):
+        load_run(run)
 
 
 def test_missing_category_is_an_error_before_training(fake_data, tmp_path, monkeypatch):

@@ -60,6 +60,9 @@ class BaseModel(ClassifierMixin, BaseEstimator):
         directory = Path(directory)
         header = read_json(directory / HEADER)
         check_package_version(header.get("package_version"), directory)
+        if header.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{directory}: checkpoint format {header.get('format_version')}, but this "
+                             f"version reads format {FORMAT_VERSION}; retrain the model")
         if header["model"] != cls.registered_name:
             raise ValueError(f"{directory}: holds a {header['model']!r} model, "
                              f"not {cls.registered_name!r}")

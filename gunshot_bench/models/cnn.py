@@ -42,7 +42,7 @@ class CNNClassifier(TorchClassifier):
 
     def __init__(self, channels=(16, 32, 32), dense_units=64, dropout=0.3, input_pool=4,
                  lr=1e-3, weight_decay=1e-5, batch_size=32, max_epochs=60,
-                 early_stopping_patience=15, lr_factor=0.5, lr_patience=3,
+                 early_stopping_patience=15, lr_factor=0.5, lr_patience=3, precision="auto",
                  normalization="train", random_state=0, progress=False):
         self.channels = channels
         self.dense_units = dense_units
@@ -55,6 +55,7 @@ class CNNClassifier(TorchClassifier):
         self.early_stopping_patience = early_stopping_patience
         self.lr_factor = lr_factor
         self.lr_patience = lr_patience
+        self.precision = precision
         self.normalization = normalization
         self.random_state = random_state
         self.progress = progress

@@ -19,7 +19,7 @@ import numpy as np
 
 from gunshot_bench import taxonomy
 from gunshot_bench.features import FeatureStats, log_stft
-from gunshot_bench.models.audioresnet import AudioResNetClassifier
+from gunshot_bench.models.audioresnet import DEFAULT_NET, AudioResNetClassifier
 from gunshot_bench.models.base import BaseModel
 from gunshot_bench.models.registry import register
 from gunshot_bench.models.torch_base import TorchClassifier
@@ -56,13 +56,15 @@ class TwoStageAudioResNet(BaseModel):
     `classes_` (model ids seen in training), `stats_`, `history_` ({stage name: epochs}).
     """
 
-    def __init__(self, channels=(16, 32, 64), blocks_per_stage=1, first_stride=2, lr=1e-3,
-                 weight_decay=1e-5, batch_size=32, max_epochs=60, early_stopping_patience=15,
-                 lr_factor=0.5, lr_patience=3, normalization="train", random_state=0,
+    def __init__(self, channels=DEFAULT_NET["channels"], blocks_per_stage=1, first_stride=2,
+                 stem_stride=DEFAULT_NET["stem_stride"], lr=1e-3, weight_decay=1e-5,
+                 batch_size=32, max_epochs=60, early_stopping_patience=15, lr_factor=0.5,
+                 lr_patience=3, precision="auto", normalization="train", random_state=0,
                  progress=False):
         self.channels = channels
         self.blocks_per_stage = blocks_per_stage
         self.first_stride = first_stride
+        self.stem_stride = stem_stride
         self.lr = lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -70,6 +72,7 @@ class TwoStageAudioResNet(BaseModel):
         self.early_stopping_patience = early_stopping_patience
         self.lr_factor = lr_factor
         self.lr_patience = lr_patience
+        self.precision = precision
         self.normalization = normalization
         self.random_state = random_state
         self.progress = progress
