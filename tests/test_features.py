@@ -83,3 +83,11 @@ def test_mfcc_frames_and_stats_match_librosa(clips):
         delta = librosa.feature.delta(ref)
         want = np.concatenate([ref.mean(1), ref.std(1), delta.mean(1), delta.std(1)])
         np.testing.assert_allclose(stats[i], want, rtol=1e-4, atol=1e-3)
+
+
+def test_mfcc_frames_in_chunks_equal_one_call(clips, monkeypatch):
+    """Chunking over clips (which bounds librosa's memory) changes nothing, partial chunk included."""
+    whole = F.mfcc_frames(clips)
+    monkeypatch.setattr(F, "_MFCC_CHUNK", 2)
+    np.testing.assert_array_equal(F.mfcc_frames(clips), whole)
+    assert F.mfcc_frames(clips[:0]).shape == (0, 173, 20)
