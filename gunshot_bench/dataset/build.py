@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from gunshot_bench.audio import SEGMENT_DURATION_S, TARGET_SAMPLE_RATE
+from gunshot_bench.audio import MIN_DURATION_S, PAD_MODES, SEGMENT_DURATION_S, TARGET_SAMPLE_RATE
 from gunshot_bench.dataset import card, report
 from gunshot_bench.dataset.report import BuildSummary
 from gunshot_bench.dataset.grouping import group_recordings
@@ -66,6 +66,8 @@ class BuildConfig:
     ratios: tuple[float, float, float] = DEFAULT_RATIOS
     sample_rate: int = TARGET_SAMPLE_RATE
     segment_s: float = SEGMENT_DURATION_S
+    min_duration_s: float = MIN_DURATION_S
+    pad_mode: str = "noise"
 
     def __post_init__(self):
         if not self.sources:
@@ -75,6 +77,10 @@ class BuildConfig:
                 raise ValueError(f"unknown source kind '{kind}'; known kinds: {', '.join(SOURCE_KINDS)}")
             if not Path(path).is_dir():
                 raise FileNotFoundError(f"source {kind}={path}: no such folder")
+        if self.pad_mode not in PAD_MODES:
+            raise ValueError(f"pad mode must be one of {', '.join(PAD_MODES)}, got '{self.pad_mode}'")
+        if not 0 < self.min_duration_s <= self.segment_s:
+            raise ValueError(f"--min-duration must be in (0, {self.segment_s:g}] s, got {self.min_duration_s:g}")
         if not _VERSION.match(self.version):
             raise ValueError(f"version must look like X.Y.Z, got '{self.version}'")
         if self.variants:
@@ -132,7 +138,8 @@ def _process_all(records: list[ClipRecord], config: BuildConfig, pool_path: Path
     hashes: dict[str, str] = {}
     ctx = multiprocessing.get_context("fork")
     with pq.ParquetWriter(pool_path, _POOL_SCHEMA) as writer, ctx.Pool(workers) as pool:
-        jobs = pool.imap(_work, [(r, config.sample_rate, config.segment_s) for r in records], chunksize=4)
+        jobs = pool.imap(_work, [(r, config.sample_rate, config.segment_s, config.min_duration_s, config.pad_mode)
+                                 for r in records], chunksize=4)
         for result, digest in tqdm(jobs, total=len(records), desc="decode + segment", unit="file", disable=not progress):
             if result.segments:
                 writer.write_table(pa.table({"wav": [s.wav for s in result.segments]}, schema=_POOL_SCHEMA))
@@ -144,12 +151,12 @@ def _process_all(records: list[ClipRecord], config: BuildConfig, pool_path: Path
 
 
 def _work(args) -> tuple[FileResult, str]:
-    record, sample_rate, segment_s = args
+    record, sample_rate, segment_s, min_duration_s, pad_mode = args
     try:
         digest = file_sha256(record.path)
     except OSError:
         digest = ""
-    return process_record(record, sample_rate, segment_s), digest
+    return process_record(record, sample_rate, segment_s, min_duration_s, pad_mode), digest
 
 
 def _clip_id(record: ClipRecord, index: int) -> str:
@@ -176,6 +183,8 @@ def _row(result: FileResult, seg, wav: bytes) -> dict:
         "orig_channels": result.orig_channels,
         "licence": r.licence,
         "segment_sha256": seg.sha256,
+        "padded": result.padded,
+        "orig_duration_s": result.duration_s,
     }
 
 

@@ -43,9 +43,15 @@ def byte_identical_files(results: list[FileResult], hashes: dict[str, str]) -> d
 
 
 def reason_class(reason: str) -> str:
-    """A reason without its specifics (numbers, names), to count reasons of one kind together."""
+    """A reason without its specifics (what follows ':', '(' or ';'), to count reasons of one
+    kind together. Numbers before that are kept: they are the build's thresholds
+    ("shorter than 0.2 s"), the same for every file, and a person needs them.
+
+    >>> reason_class("shorter than 0.2 s (0.113 s): too short to use")
+    'shorter than 0.2 s'
+    """
     head = re.split(r"[:(;]", reason, maxsplit=1)[0]
-    return re.sub(r"\s+", " ", re.sub(r"[\d.]+", "N", head)).strip()
+    return re.sub(r"\s+", " ", head).strip()
 
 
 def _skip_entry(s: SkippedFile) -> dict:
@@ -73,7 +79,9 @@ def make_report(records: list[ClipRecord], skipped: list[SkippedFile], results: 
                                        "sha256": hashes.get(str(r.path), ""), "reasons": []})
         entry.update(sample_rate=result.orig_sample_rate, channels=result.orig_channels,
                      label_raw=r.raw_label, label_kind=r.label.kind, licence=r.licence, category=r.label.category, model=r.label.model,
-                     recording_id=r.recording_id)
+                     recording_id=r.recording_id, duration_s=round(result.duration_s, 4))
+        if result.padded:
+            entry["padded"] = True
         span = "" if r.start_s is None else f" [{r.start_s:g}-{r.end_s:g} s]"
         if str(r.path) in duplicates_of:
             entry["reasons"].append(f"byte-identical to {duplicates_of[str(r.path)]} (kept once)")
@@ -99,6 +107,7 @@ def make_report(records: list[ClipRecord], skipped: list[SkippedFile], results: 
             "files_included": len(ordered) - len(skipped_entries),
             "files_skipped": len(skipped_entries),
             "segments": sum(e.get("segments", 0) for e in ordered),
+            "files_padded": sum(1 for e in ordered if e["status"] == "included" and e.get("padded")),
             "skip_reasons": dict(Counter(reason_class(e["reason"]) for e in skipped_entries).most_common()),
             "index_entries_skipped": len(index_entries),
         },
