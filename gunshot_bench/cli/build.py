@@ -24,6 +24,9 @@ def add_parser(sub) -> None:
     p.add_argument("--pad", choices=PAD_MODES, default="noise",
                    help="fill a recording shorter than one segment with its own noise floor (default), "
                         "with zeros, or skip it (none: study A's practice)")
+    p.add_argument("--group-by", default="", metavar="REGEX",
+                   help="recording id from each file's path relative to its source: a regular expression "
+                        r"with a named group, e.g. '(?P<id>[^/]+)_\d+\.wav$' (files of one id share a split)")
     p.add_argument("--overwrite", action="store_true", help="replace an output folder holding a different build")
     p.add_argument("--workers", type=int, default=0, help="decoding processes (default: all cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -46,7 +49,7 @@ def run(args) -> int:
     sources = tuple(parse_source(s) for s in args.source) + tuple(("noise", p) for p in args.noise)
     config = BuildConfig(sources=sources, out_dir=args.out, version=args.version, seed=args.seed,
                          variants=variants_from(args.variants), overwrite=args.overwrite, workers=args.workers,
-                         min_duration_s=args.min_duration, pad_mode=args.pad)
+                         min_duration_s=args.min_duration, pad_mode=args.pad, group_by=args.group_by)
     summary = build_dataset(config, progress=not args.no_progress)
     print(f"built {config.name} {config.version}: {summary.line()}")
     print(f"report: {summary.out_dir / 'build_report.json'}   card: {summary.out_dir / 'README.md'}")

@@ -6,15 +6,21 @@ model, a category, a generic gunshot label or a background label) labels every f
 it; a more specific name further in (or the file name) refines it. For example
 `pistol/glock_17/take1.wav` is a Glock 17, `gunshots/AK-47_C_24.wav` an AK-47 and
 `background/crowd/x.wav` a non-gunshot. Each file is one recording, so its segments share a
-split group. A file whose path names nothing the taxonomy knows is skipped and reported.
+split group, except in a folder of slices: when every file name of a folder is a source id
+plus a slice number (`abc123_0.wav`, `abc123-07.wav`, `rec12_slice3.wav`, UrbanSound8K's
+`fsID-classID-occurrenceID-sliceID.wav`) and some id has several slices, the slices of one id
+(and one label) form one recording (see `gunshot_bench.sources.grouping`); `--group-by` sets
+any other rule. A file whose path names nothing the taxonomy knows is skipped and reported.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from gunshot_bench.sources.base import ClipRecord, SkippedFile, precheck, walk_files
+from gunshot_bench.sources.grouping import slice_ids
 from gunshot_bench.taxonomy import Label, resolve_label
 
 LICENCE = "unspecified (user data)"
@@ -60,14 +66,30 @@ def label_from_path(rel_path: str) -> tuple[str, Label]:
 def scan(root: Path, source: str = "folder", licence: str = LICENCE) -> Iterator[ClipRecord | SkippedFile]:
     """Every file under `root`: a ClipRecord for each labelled audio file, else a SkippedFile."""
     root = Path(root)
+    found: list[tuple[Path, str, ClipRecord | SkippedFile]] = []
     for path, rel in walk_files(root):
         skipped = precheck(path, rel, source)
         if skipped:
-            yield skipped
+            found.append((path, rel, skipped))
             continue
         raw, label = label_from_path(rel)
         if label.kind == "unresolved":
-            yield SkippedFile(path, rel, source, f"label not in the taxonomy: {label.note}")
+            found.append((path, rel, SkippedFile(path, rel, source, f"label not in the taxonomy: {label.note}")))
             continue
-        yield ClipRecord(path=path, rel_path=rel, source=source, raw_label=raw, label=label,
-                         recording_id=f"{source}:{PurePosixPath(rel).with_suffix('')}", licence=licence)
+        found.append((path, rel, ClipRecord(path=path, rel_path=rel, source=source, raw_label=raw, label=label,
+                                            recording_id=f"{source}:{PurePosixPath(rel).with_suffix('')}",
+                                            licence=licence)))
+    by_folder: dict[PurePosixPath, list[ClipRecord]] = {}
+    for _, rel, item in found:
+        if isinstance(item, ClipRecord):
+            by_folder.setdefault(PurePosixPath(rel).parent, []).append(item)
+    regrouped: dict[str, str] = {}
+    for folder, records in by_folder.items():
+        ids = slice_ids(PurePosixPath(r.rel_path).stem for r in records)
+        for r in records if ids else ():
+            # the label is part of the group key: two labels under one id are two recordings
+            regrouped[r.rel_path] = f"{source}:{folder / ids[PurePosixPath(r.rel_path).stem]}~{r.raw_label}"
+    for _, rel, item in found:
+        if isinstance(item, ClipRecord) and rel in regrouped:
+            item = dataclasses.replace(item, recording_id=regrouped[rel])
+        yield item
