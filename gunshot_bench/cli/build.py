@@ -11,7 +11,7 @@ def add_parser(sub) -> None:
                        description="Scan the collections, cut 2 s segments, split by recording and write parquet "
                                    "shards, the dataset card, manifest.json and build_report.json.")
     p.add_argument("--source", action="append", required=True, metavar="KIND=PATH",
-                   help="a collection: kaggle, youtube, baseline, folder, sim or noise (repeatable)")
+                   help="a collection: kaggle, youtube, baseline, folder, sim, noise, urbansound8k, esc50 or fsd50k (repeatable)")
     p.add_argument("--noise", action="append", default=[], metavar="PATH",
                    help="a folder of background recordings (same as --source noise=PATH)")
     p.add_argument("--out", required=True, help="the dataset folder to write")
