@@ -112,6 +112,8 @@ def make_report(records: list[ClipRecord], skipped: list[SkippedFile], results: 
                      recording_id=r.recording_id, duration_s=round(result.duration_s, 4))
         if result.padded:
             entry["padded"] = True
+        if r.label.note:
+            entry["label_note"] = r.label.note
         span = "" if r.start_s is None else f" [{r.start_s:g}-{r.end_s:g} s]"
         if str(r.path) in duplicates_of:
             entry["reasons"].append(f"byte-identical to {duplicates_of[str(r.path)]} (kept once)")

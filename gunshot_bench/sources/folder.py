@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from gunshot_bench.sources.base import ClipRecord, SkippedFile, precheck, walk_files
 from gunshot_bench.sources.grouping import slice_ids
-from gunshot_bench.taxonomy import Label, resolve_label
+from gunshot_bench.taxonomy import Label, close_matches, resolve_label
 
 LICENCE = "unspecified (user data)"
 
@@ -51,14 +51,26 @@ def label_from_path(rel_path: str) -> tuple[str, Label]:
     names = list(parts[:-1]) + [PurePosixPath(parts[-1]).stem]
     chosen: Label | None = None
     chosen_raw = ""
-    for name in names:
+    for i, name in enumerate(names):
+        if i == len(names) - 1 and name.strip().isdigit():
+            continue  # a file called "870.wav" is take 870, not a Remington 870 (a folder "870" is)
         label = resolve_label(name)
         if label.kind == "unresolved":
             continue
         if chosen is None or (_RANK[label.kind] > _RANK[chosen.kind] and _consistent(chosen, label)):
             chosen, chosen_raw = label, name
+    if chosen is not None and chosen.kind in ("gunshot", "category"):
+        # a folder that names nothing known, above a file that names only "shot": say what it resembles
+        unknown = [n for n in names[:-1] if resolve_label(n).kind == "unresolved"]
+        close = [m for n in unknown for m in close_matches(n)]
+        if close:
+            note = f"folder {unknown[0]!r} not recognised (close matches: {', '.join(dict.fromkeys(close))})"
+            chosen = dataclasses.replace(chosen, note="; ".join(p for p in (chosen.note, note) if p))
     if chosen is None:
         note = f"no folder or file name in '{rel_path}' names a firearm, a category or a background"
+        close = [m for name in names[:-1] or names for m in close_matches(name)]  # folders, else the file
+        if close:
+            note += f"; close matches: {', '.join(dict.fromkeys(close))}"
         return names[0], Label(raw=names[0], kind="unresolved", category=None, model=None, note=note)
     return chosen_raw, chosen
 
