@@ -129,3 +129,19 @@ def test_evaluate_reads_short_clips_padded(short_tree):
     test_set, skipped = collect_source("folder", short_tree, get_task("model"), progress=False)
     assert len(test_set.y) == 2 + 2  # two padded singles + two segments of 4.5 s
     assert any("click_0.1s.wav: shorter than 0.2 s" in s for s in skipped)
+
+
+def test_predict_accepts_a_single_shot_from_the_minimum_duration(tmp_path, monkeypatch):
+    from gunshot_bench.predict import predict_files
+    from gunshot_bench.train import train_run
+    from tests.synth_clips import fake_split
+
+    monkeypatch.setattr("gunshot_bench.dataset.read.load_arrays",
+                        lambda d, config="clean", split="train": fake_split([0, 3, 16, 24, 28], 5, 0, split))
+    (tmp_path / "data").mkdir()
+    train_run(tmp_path / "data", "lda", "model", 0, tmp_path / "run", progress=False)
+    write(tmp_path / "single_0.3s.wav", _single_shot("p", 0.3))
+    write(tmp_path / "click_0.1s.wav", _single_shot("q", 0.1))
+    ok, short = predict_files([tmp_path / "single_0.3s.wav", tmp_path / "click_0.1s.wav"], run_dir=tmp_path / "run")
+    assert ok.ok and ok.kind == "clip" and abs(ok.duration_s - 0.3) < 1e-6 and len(ok.detections) == 1
+    assert not short.ok and "too short" in short.error and "0.2 s" in short.error
