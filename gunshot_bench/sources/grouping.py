@@ -14,6 +14,7 @@ files). Two ways to say which files belong together:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterable
 
@@ -78,11 +79,15 @@ class GroupBy:
         if not pattern.groupindex:
             raise ValueError(f"--group-by needs a named group for the recording id, e.g. (?P<id>...): {self.regex!r}")
 
+    @functools.cached_property
+    def _pattern(self) -> re.Pattern:
+        return re.compile(self.regex)
+
     def recording_id(self, rel_path: str) -> str | None:
-        m = re.search(self.regex, rel_path)
+        m = self._pattern.search(rel_path)
         if m is None:
             return None
-        names = re.compile(self.regex).groupindex
+        names = self._pattern.groupindex
         value = m.group("id" if "id" in names else next(iter(names)))
         return value or None
 
