@@ -409,7 +409,36 @@ def _index() -> dict[str, _Entry]:
         add(alias, _Entry("background", alias))
     for key, entry in variants:  # spellings without '&' never override an explicit alias
         index.setdefault(key, entry)
+    brands = [tokens(a) for item in data["ambiguous"] if all("category" in o for o in item["options"])
+              for a in item["aliases"]]
+    for key, entry in _without_maker(models, entries, brands).items():
+        index.setdefault(key, entry)  # never overrides an explicit alias
     return index
+
+
+def _without_maker(models: dict, entries: dict, brands: list[tuple[str, ...]]) -> dict[str, _Entry]:
+    """Names without their maker ("Ruger GP100" -> "GP100", "Mossberg 500" -> "500"), derived for
+    every firearm whose name starts with a brand, so the data need not list them one by one.
+
+    Only model codes are derived: a remainder with letters and digits ("P226", "Model 29", "M70"),
+    or a number of 3+ digits ("500", weak like every number alone). A remainder of words alone
+    ("King Cobra", "Commander") is an everyday phrase and is not derived; a remainder two
+    firearms share ("15": AK-15 and FN 15) is dropped.
+    """
+    found: dict[str, list[_Entry]] = {}
+    named = [(m.name, _Option(m.category, model=m.name)) for m in models.values()]
+    named += [(e.name, _Option(e.category, catalogue=e.name)) for e in entries.values()]
+    for name, option in named:
+        toks = tokens(name)
+        brand = max((b for b in brands if len(b) < len(toks) and toks[:len(b)] == b), key=len, default=None)
+        if brand is None:
+            continue
+        key = _join(toks[len(brand):])
+        letters, digits = any(c.isalpha() for c in key), any(c.isdigit() for c in key)
+        if len(key) < 3 or not digits or (not letters and not key.isdigit()):
+            continue
+        found.setdefault(key, []).append(_Entry("firearm", name, (option,), alias_text=name, weak=not letters))
+    return {key: options[0] for key, options in found.items() if len(options) == 1}
 
 
 @functools.cache

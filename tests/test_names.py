@@ -99,3 +99,18 @@ def test_unresolved_folder_is_reported_with_close_matches(tmp_path):
     assert isinstance(skipped, SkippedFile) and "close matches: Benelli Nova" in skipped.reason
     # "shot" in the file name gives a generic gunshot, and the folder's likely meaning is named
     assert generic.label.kind == "gunshot" and "folder 'Remingtn' not recognised (close matches: Remington" in generic.label.note
+
+
+@pytest.mark.parametrize("raw, expected_firearm", [
+    ("GP100", "Ruger GP100"), ("P226", "SIG P226"), ("Model 29", "S&W Model 29"), ("M70", "Zastava M70"),
+    ("P-07", "CZ P-07"), ("Mark 23", "HK Mark 23"), ("500", "Mossberg 500"), ("1100_shotgun", "Remington 1100"),
+])
+def test_catalogue_firearms_resolve_without_their_maker(raw, expected_firearm):
+    label = resolve_label(raw)
+    assert label.kind == "category" and f"{expected_firearm} (" in label.note, label
+
+
+def test_names_without_maker_are_not_derived_from_words_or_shared_numbers():
+    assert _resolved("king cobra") == "unresolved" and _resolved("commander") == "unresolved"  # everyday words
+    assert _resolved("15") == "unresolved"  # AK-15 and FN 15 share it
+    assert _resolved("gunshot_336") == "gunshot"  # a weak number inside a file name: take 336, not a Marlin 336
