@@ -99,6 +99,7 @@ def test_build_pads_short_clips_and_refuses_below_the_minimum(short_tree, tmp_pa
     assert rows["glock_17/single_0.25s_22k.wav"]["padded"] and abs(rows["glock_17/single_0.25s_22k.wav"]["orig_duration_s"] - 0.25) < 1e-4
     assert rows["glock_17/long_4.5s.wav"]["padded"] is False and abs(rows["glock_17/long_4.5s.wav"]["orig_duration_s"] - 4.5) < 1e-6
     assert report["summary"]["files_padded"] == 2
+    assert "2 recording(s) shorter than one segment were padded" in (out / "README.md").read_text()
     x, sr = audio.decode_wav(short["audio"]["bytes"])
     assert sr == SR and x.size == 2 * SR
     # the padding after 0.9 s sits at the clip's -40 dBFS floor (16-bit rounding included)

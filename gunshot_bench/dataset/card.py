@@ -120,8 +120,14 @@ def render_card(config, manifest: dict, build_report: dict, variant_summaries: l
                            "so clips of one video may still sit in different splits.")
     limitations.append("Near-duplicates are found among segments as cut (aligned re-encodings and re-publications); "
                        "the same audio cut at another offset is not detected.")
+    padded = build_report["summary"].get("files_padded", 0)
+    if padded:
+        limitations.append(f"{padded} recording(s) shorter than one segment were padded to it (after their end, "
+                           f"with their own noise floor or zeros; column `padded`, original length in "
+                           f"`orig_duration_s`).")
     split = build_report["split"]
     limitations += [f"Split: {u}." for u in split["unmet"]]
+    limitations += [f"Split: {w}." for w in split.get("warnings", [])]
     moves = "\n".join(f"- {m['group']} ({m['stratum']}): {m['from']} -> {m['to']}" for m in split["moves"]) or "- none"
     config_rows = [[name, CONFIG_DESCRIPTIONS.get(name, next((v.card_section.splitlines()[0] for v in variant_summaries
                                                                 if v.config == name), "")),
