@@ -24,15 +24,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from gunshot_bench.audio import SEGMENT_DURATION_S, TARGET_SAMPLE_RATE
+from gunshot_bench.audio import MIN_DURATION_S, PAD_MODES, SEGMENT_DURATION_S, TARGET_SAMPLE_RATE
 from gunshot_bench.dataset import card, report
 from gunshot_bench.dataset.report import BuildSummary
-from gunshot_bench.dataset.grouping import group_recordings
+from gunshot_bench.dataset.grouping import fixed_splits, group_recordings
 from gunshot_bench.dataset.process import FileResult, process_record
 from gunshot_bench.dataset.schema import SPLITS, clean_features
 from gunshot_bench.dataset.shards import ShardWriter, file_sha256
 from gunshot_bench.dataset.split import DEFAULT_RATIOS, assign_splits
 from gunshot_bench.sources import SOURCE_KINDS, ClipRecord, SkippedFile, get_source
+from gunshot_bench.sources.grouping import GroupBy
 from gunshot_bench.taxonomy import CATEGORIES, MODELS
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,9 @@ class BuildConfig:
     ratios: tuple[float, float, float] = DEFAULT_RATIOS
     sample_rate: int = TARGET_SAMPLE_RATE
     segment_s: float = SEGMENT_DURATION_S
+    min_duration_s: float = MIN_DURATION_S
+    pad_mode: str = "noise"
+    group_by: str = ""
 
     def __post_init__(self):
         if not self.sources:
@@ -75,6 +79,12 @@ class BuildConfig:
                 raise ValueError(f"unknown source kind '{kind}'; known kinds: {', '.join(SOURCE_KINDS)}")
             if not Path(path).is_dir():
                 raise FileNotFoundError(f"source {kind}={path}: no such folder")
+        if self.pad_mode not in PAD_MODES:
+            raise ValueError(f"pad mode must be one of {', '.join(PAD_MODES)}, got '{self.pad_mode}'")
+        if not 0 < self.min_duration_s <= self.segment_s:
+            raise ValueError(f"--min-duration must be in (0, {self.segment_s:g}] s, got {self.min_duration_s:g}")
+        if self.group_by:
+            GroupBy(self.group_by)  # validates: a regular expression with a named group
         if not _VERSION.match(self.version):
             raise ValueError(f"version must look like X.Y.Z, got '{self.version}'")
         if self.variants:
@@ -132,7 +142,8 @@ def _process_all(records: list[ClipRecord], config: BuildConfig, pool_path: Path
     hashes: dict[str, str] = {}
     ctx = multiprocessing.get_context("fork")
     with pq.ParquetWriter(pool_path, _POOL_SCHEMA) as writer, ctx.Pool(workers) as pool:
-        jobs = pool.imap(_work, [(r, config.sample_rate, config.segment_s) for r in records], chunksize=4)
+        jobs = pool.imap(_work, [(r, config.sample_rate, config.segment_s, config.min_duration_s, config.pad_mode)
+                                 for r in records], chunksize=4)
         for result, digest in tqdm(jobs, total=len(records), desc="decode + segment", unit="file", disable=not progress):
             if result.segments:
                 writer.write_table(pa.table({"wav": [s.wav for s in result.segments]}, schema=_POOL_SCHEMA))
@@ -144,12 +155,12 @@ def _process_all(records: list[ClipRecord], config: BuildConfig, pool_path: Path
 
 
 def _work(args) -> tuple[FileResult, str]:
-    record, sample_rate, segment_s = args
+    record, sample_rate, segment_s, min_duration_s, pad_mode = args
     try:
         digest = file_sha256(record.path)
     except OSError:
         digest = ""
-    return process_record(record, sample_rate, segment_s), digest
+    return process_record(record, sample_rate, segment_s, min_duration_s, pad_mode), digest
 
 
 def _clip_id(record: ClipRecord, index: int) -> str:
@@ -176,6 +187,8 @@ def _row(result: FileResult, seg, wav: bytes) -> dict:
         "orig_channels": result.orig_channels,
         "licence": r.licence,
         "segment_sha256": seg.sha256,
+        "padded": result.padded,
+        "orig_duration_s": result.duration_s,
     }
 
 
@@ -197,11 +210,13 @@ def build_dataset(config: BuildConfig, progress: bool = True) -> BuildSummary:
 
 def _build_into(stage: Path, out_dir: Path, config: BuildConfig, progress: bool) -> BuildSummary:
     records, skipped = _scan(config, progress)
+    records, unmatched = GroupBy(config.group_by).apply(records) if config.group_by else (records, [])
     pool_path = stage / "_pool.parquet"
     results, hashes = _process_all(records, config, pool_path, progress)
     duplicates_of = report.byte_identical_files(results, hashes)
     grouping = group_recordings(results, duplicates_of)
-    split = assign_splits(grouping.strata, config.seed, config.ratios)
+    fixed, fixed_conflicts = fixed_splits(results, grouping)
+    split = assign_splits(grouping.strata, config.seed, config.ratios, fixed)
 
     features = clean_features()
     writers = {(c, s): ShardWriter(stage, c, s, features) for c in ("clean", "background") for s in SPLITS}
@@ -235,7 +250,8 @@ def _build_into(stage: Path, out_dir: Path, config: BuildConfig, progress: bool)
         for v in variant_summaries:
             counts[v.config] = dict(v.counts)
 
-    build_report = report.make_report(records, skipped, results, hashes, duplicates_of, grouping, split)
+    build_report = report.make_report(records, skipped, results, hashes, duplicates_of, grouping, split,
+                                      group_by=(config.group_by, unmatched), fixed_conflicts=fixed_conflicts)
     (stage / "build_report.json").write_text(json.dumps(build_report, indent=1, ensure_ascii=False))
     manifest = card.make_manifest(stage, config, build_report, counts)
     (stage / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))

@@ -3,6 +3,8 @@
 Runs in worker processes, so it takes and returns plain picklable values. Resampling is done
 once per recording, before cutting: the cut points are the same instants as cutting at the
 native rate (study A), without the edge effects of resampling every 2 s piece separately.
+A recording shorter than one segment (but at least `min_duration_s`) becomes one padded
+segment (see `audio.pad_to_length`) unless the pad mode is "none".
 """
 
 from __future__ import annotations
@@ -34,11 +36,13 @@ class FileResult:
     orig_sample_rate: int = 0
     orig_channels: int = 0
     duration_s: float = 0.0
+    padded: bool = False
     reason: str | None = None
 
 
 def process_record(record: ClipRecord, sample_rate: int = audio.TARGET_SAMPLE_RATE,
-                   segment_s: float = audio.SEGMENT_DURATION_S) -> FileResult:
+                   segment_s: float = audio.SEGMENT_DURATION_S, min_duration_s: float = audio.MIN_DURATION_S,
+                   pad_mode: str = "noise") -> FileResult:
     result = FileResult(record)
     try:
         decoded = audio.decode(record.path, record.start_s, record.end_s)
@@ -52,11 +56,17 @@ def process_record(record: ClipRecord, sample_rate: int = audio.TARGET_SAMPLE_RA
     result.orig_sample_rate, result.orig_channels = decoded.sample_rate, decoded.channels
     result.duration_s = decoded.duration_s
     count = audio.n_segments(decoded.samples.shape[0], decoded.sample_rate, segment_s)
-    if count == 0:
+    if decoded.duration_s < min_duration_s:
+        result.reason = f"shorter than {min_duration_s:g} s ({decoded.duration_s:.3f} s): too short to use"
+        return result
+    if count == 0 and pad_mode == "none":
         result.reason = f"shorter than {segment_s:g} s ({decoded.duration_s:.3f} s): no whole segment"
         return result
     mono = audio.to_mono(decoded.samples)
     resampled = audio.resample(mono, decoded.sample_rate, sample_rate)
+    if count == 0:
+        resampled = audio.pad_to_length(resampled, int(round(segment_s * sample_rate)), sample_rate, pad_mode)
+        count, result.padded = 1, True
     offset_s = record.start_s or 0.0
     for i, seg in enumerate(audio.cut_segments(resampled, count, sample_rate, segment_s)):
         if not np.any(audio.to_pcm16(seg)):
