@@ -1,8 +1,9 @@
 """Training the leaderboard's runs, two at a time on two cores.
 
 Small convolutional networks and MFCC extraction use a second core poorly inside one process,
-so the missing runs are trained in worker processes, each single-threaded; the results do not
-depend on the number of workers (every run is seeded on its own). Scoring then happens in the
+so the missing runs are trained in worker processes; the results do not depend on the number
+of workers or on this process's thread count (every run is seeded on its own and `train_run`
+fixes its thread count from the run's config). Scoring then happens in the
 main process from the saved runs.
 """
 
@@ -81,12 +82,6 @@ def _spawnable() -> bool:
     return main_file is None or Path(main_file).is_file()
 
 
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def _train(job: TrainJob | StudyBJob) -> str:
     from gunshot_bench.train import train_run
 
@@ -120,7 +115,7 @@ def train_all(jobs: list[TrainJob | StudyBJob], workers: int | None = None, prog
             bar.update()
     else:
         ctx = multiprocessing.get_context("spawn")  # no forked torch state in the workers
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futures = {pool.submit(_train, job): job for job in jobs}
             for fut in as_completed(futures):
                 job = futures[fut]
