@@ -32,10 +32,15 @@ class TrainJob:
     seed: int
     run_dir: str
     overrides: dict | None = None
+    protocol: str = "grouped"
 
     @property
     def label(self) -> str:
-        return f"{self.entry['name']}/{self.task}/seed{self.seed}"
+        return f"{self.entry['name']}/{self.task}{_suffix(self.protocol)}/seed{self.seed}"
+
+
+def _suffix(protocol: str) -> str:
+    return "" if protocol == "grouped" else f"/{protocol}"
 
 
 @dataclass(frozen=True)
@@ -59,14 +64,19 @@ class StudyBJob:
 
 
 def is_complete(run_dir: Path | str, fingerprint: str) -> bool:
-    """A run is complete once train_run wrote its config.json, for this dataset."""
+    """A run is complete once train_run wrote its config.json, for this dataset and this
+    version of the features (a run trained on other features is retrained)."""
+    from gunshot_bench.features import FEATURES_VERSION
+
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         return False
     try:
-        return (json.loads(path.read_text()).get("dataset") or {}).get("fingerprint") == fingerprint
+        config = json.loads(path.read_text())
     except (json.JSONDecodeError, OSError):
         return False
+    return ((config.get("dataset") or {}).get("fingerprint") == fingerprint
+            and (config.get("provenance") or {}).get("features_version") == FEATURES_VERSION)
 
 
 def default_workers() -> int:
@@ -93,7 +103,8 @@ def _train(job: TrainJob | StudyBJob) -> str:
         return job.label
 
     train_run(job.data_dir, job.entry["model"], job.task, job.seed, job.run_dir,
-              overrides={**job.entry["overrides"], **(job.overrides or {})}, progress=False)
+              overrides={**job.entry["overrides"], **(job.overrides or {})}, progress=False,
+              protocol=job.protocol)
     return job.label
 
 
