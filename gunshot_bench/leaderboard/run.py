@@ -36,7 +36,7 @@ from gunshot_bench.dataset.split import PROTOCOLS, check_protocol
 from gunshot_bench.leaderboard.tables import table_task
 from gunshot_bench.metrics import BootstrapSettings, SeedPrediction
 from gunshot_bench.references import REFERENCES, reference_predictions
-from gunshot_bench.repro import code_provenance
+from gunshot_bench.repro import code_provenance, deterministic
 from gunshot_bench.results import build_result, read_result, result_filename, write_result
 from gunshot_bench.tasks import get_task
 
@@ -197,7 +197,9 @@ def score_runs(runs: list[SeedRun], test, task_name: str, *, fingerprint: str, b
     task = get_task(task_name)
     preds, info = [], []
     for sr in runs:
-        y_pred, score, ms = predict_clips(sr.run.model, test.X, task)
+        # the run's own thread count: another count rounds the network's sums differently
+        with deterministic(sr.seed, int(sr.run.config.get("threads") or 1)):
+            y_pred, score, ms = predict_clips(sr.run.model, test.X, task)
         preds.append(SeedPrediction(sr.seed, y_pred, score))
         info.append({"train_time_s": sr.train_time_s, "inference_time_per_clip_ms": ms, "epochs": sr.epochs,
                      "history": sr.history})
