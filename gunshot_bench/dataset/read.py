@@ -54,15 +54,17 @@ def split_seed(data_dir: Path) -> int:
 
 
 def load_protocol_arrays(data_dir: Path, config: str = "clean", split: str = "train", protocol: str = "grouped",
-                         load=load_arrays) -> tuple[np.ndarray, pd.DataFrame]:
+                         load=None) -> tuple[np.ndarray, pd.DataFrame]:
     """`load_arrays` under a split protocol: `grouped` reads the split's shards; `segment`
     pools every split of `config` and keeps the rows `split.segment_assignment` gives `split`.
 
     Args:
-        load: `(data_dir, config, split) -> (X, frame)`, e.g. a cache's loader.
+        load: `(data_dir, config, split) -> (X, frame)`, e.g. a cache's loader (default
+            `load_arrays`).
     """
     from gunshot_bench.dataset.split import SPLITS, check_protocol, segment_assignment
 
+    load = load if load is not None else load_arrays
     if check_protocol(protocol) == "grouped":
         return load(data_dir, config, split)
     parts = [load(data_dir, config, s) for s in SPLITS if shard_paths(Path(data_dir), config, s)]
