@@ -29,7 +29,8 @@ def committed():
     files = [p for p in (BOARD / "results").rglob("*.json") if not p.name.startswith(".")]
     assert files, f"no committed results under {BOARD / 'results'}; {REGENERATE}"
     good, bad = load_results(BOARD / "results")
-    assert [str(b) for b in bad] == [], f"committed results that fail the schema; {REGENERATE}"
+    assert [str(b) for b in bad] == [], (f"{len(bad)} committed results fail the schema (e.g. {bad[0]}): "
+                                         f"stale results to remove, or {REGENERATE}" if bad else "")
     assert len(good) == len(files)
     return good
 
