@@ -28,12 +28,11 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from gunshot_bench.dataset.split import PROTOCOLS, check_protocol
 from gunshot_bench.evaluate import DataCache, predict_clips, score_predictions
 from gunshot_bench.leaderboard.render import Rendered, render_leaderboard
-from gunshot_bench.leaderboard.tables import dataset_key
+from gunshot_bench.leaderboard.tables import dataset_key, table_task
 from gunshot_bench.leaderboard.training import TrainJob, is_complete, train_all
-from gunshot_bench.dataset.split import PROTOCOLS, check_protocol
-from gunshot_bench.leaderboard.tables import table_task
 from gunshot_bench.metrics import BootstrapSettings, SeedPrediction
 from gunshot_bench.references import REFERENCES, reference_predictions
 from gunshot_bench.repro import code_provenance, deterministic
