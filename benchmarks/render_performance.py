@@ -65,21 +65,24 @@ def _predict_long(p: dict) -> list[str]:
               "average, and non-shot thuds; see the script). Each run is a fresh process with the default "
               "network (onnxruntime) reporting its own peak RSS; \"model only\" loads the model and "
               f"nothing else: {_get(p, 'model_only', 'peak_rss_mb')} MB.", "",
-              "| recording | file MB | events placed (shots) | events found (shots) | wall s | CPU s | wall s per hour | peak RSS MB |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| recording | windows per batch | file MB | events placed (shots) | events found (shots) | wall s | CPU s | wall s per hour | peak RSS MB |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for r in p.get("recordings", {}).values():
         sc = r.get("scene", {})
-        lines.append(f"| {r.get('duration_s', 0) / 60:.0f} min | {r.get('file_mb')} | {sc.get('events')} ({sc.get('shots')}) | "
+        lines.append(f"| {r.get('duration_s', 0) / 60:.0f} min | {r.get('batch', p.get('batch'))} | {r.get('file_mb')} | "
+                     f"{sc.get('events')} ({sc.get('shots')}) | "
                      f"{r.get('events')} ({r.get('shots')}) | {r.get('wall_s')} | {r.get('cpu_s')} | "
                      f"{r.get('s_per_hour')} | {r.get('peak_rss_mb')} |")
-    rows = list(p.get("recordings", {}).values())
+    rows = [r for r in p.get("recordings", {}).values() if r.get("batch", p.get("batch")) == p.get("batch")]
     hour = next((r for r in rows if r.get("duration_s") == 3600), None)
     peak = max((r.get("peak_rss_mb", 0) for r in rows), default=None)
     ratio = p.get("rss_ratio_longest_shortest")
     lines += ["", f"Targets: peak RSS <= {t.get('peak_rss_mb')} MB for any length: {peak} MB, "
               f"{_ok(peak, t.get('peak_rss_mb', 0))}; longest / shortest peak RSS <= {t.get('rss_ratio_1h_10min')}: "
               f"{ratio}, {_ok(ratio, t.get('rss_ratio_1h_10min', 0))}; one hour in < {t.get('s_per_hour')} s (wall): "
-              f"{_get(hour or {}, 's_per_hour')} s, {_ok(_get(hour or {}, 's_per_hour'), t.get('s_per_hour', 0))}.", ""]
+              f"{_get(hour or {}, 's_per_hour')} s, {_ok(_get(hour or {}, 's_per_hour'), t.get('s_per_hour', 0))} "
+              f"(at predict's default of {p.get('batch')} windows per batch; wall and CPU time are the "
+              "`predict_files` call, loading the model included).", ""]
     return lines
 
 

@@ -45,7 +45,10 @@ CLIP_MAX_S = 2.5
 MIN_DURATION_S = 0.5
 SILENCE_PEAK = 1e-4  # -80 dBFS: nothing audible to classify
 BLOCK_S = 30.0  # seconds decoded at a time: a few MB whatever the file's length
-BATCH = 32  # windows classified together: ~1.7x less CPU per window than 8, for ~250 MB more of onnxruntime activations
+# Windows classified together. Memory against speed (onnxruntime, default network, measured
+# by benchmarks/bench_predict_long.py): every sub-model's session keeps activations for the
+# whole batch, ~15 MB per window; 32 windows take ~40 % less CPU per window than 8.
+BATCH = 8
 PROBE_S = 0.05
 FORMATS = ("text", "json", "jsonl", "csv")
 ROW_FIELDS = ("path", "ok", "error", "kind", "duration_s", "start_s", "end_s", "label",
@@ -224,10 +227,11 @@ def _ranked(loaded, proba: np.ndarray, top_k: int) -> list[tuple[str, float]]:
 
 
 def classify_recording(path: Path, loaded, events: list[onsets.Event], duration_s: float,
-                       top_k: int = 3, hop_s: float = 1.0, block_s: float = BLOCK_S) -> list[Detection]:
+                       top_k: int = 3, hop_s: float = 1.0, block_s: float = BLOCK_S,
+                       batch_size: int = BATCH) -> list[Detection]:
     """Each event's label from the mean `predict_proba` of the windows holding its first shot.
 
-    Windows go to the model in batches of `BATCH` in time order, so the block size never
+    Windows go to the model in batches of `batch_size` in time order, so the block size never
     changes which windows share a batch.
     """
     if not events:
@@ -248,7 +252,7 @@ def classify_recording(path: Path, loaded, events: list[onsets.Event], duration_
 
     for i, window in iter_windows(path, [s for s, _ in owners], block_s):
         batch.append((owners[i][1], window))
-        if len(batch) == BATCH:
+        if len(batch) == batch_size:
             classify_batch()
     if batch:
         classify_batch()
@@ -291,12 +295,14 @@ def run_threshold_db(config: dict) -> float:
 
 def predict_files(paths, run_dir=None, top_k: int = 3, hop_s: float = 1.0,
                   threshold_db: float | None = None, progress: bool = False,
-                  engine: str = "auto", block_s: float = BLOCK_S) -> list[FileResult]:
+                  engine: str = "auto", block_s: float = BLOCK_S,
+                  batch_size: int = BATCH) -> list[FileResult]:
     """Classify each file; a bad file gives a `FileResult` with `ok=False` and the reason.
 
     `threshold_db` (dB above the noise floor) overrides the run's onset threshold
     (`run_threshold_db`); `engine` picks the network runtime (see `load_for_inference`);
-    `block_s` is how much of a recording is decoded at a time (results do not depend on it).
+    `block_s` is how much of a recording is decoded at a time (results do not depend on it);
+    `batch_size` windows are classified at a time (memory against speed, see `BATCH`).
     """
     if top_k < 1:
         raise ValueError(f"top_k must be at least 1, got {top_k}")
@@ -321,7 +327,7 @@ def predict_files(paths, run_dir=None, top_k: int = 3, hop_s: float = 1.0,
                     Detection(0.0, duration, ranked[0][0], ranked[0][1], ranked[1:], None)], **common))
                 continue
             events = scan_events(path, threshold, block_s)
-            dets = classify_recording(path, loaded, events, duration, top_k, hop_s, block_s)
+            dets = classify_recording(path, loaded, events, duration, top_k, hop_s, block_s, batch_size)
         except (audio.AudioError, OSError) as exc:
             results.append(FileResult(str(path), False, error=str(exc), simulated_training=simulated,
                                       model=str(run_dir)))
