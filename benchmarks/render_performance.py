@@ -82,7 +82,9 @@ def _predict_long(p: dict) -> list[str]:
               f"{ratio}, {_ok(ratio, t.get('rss_ratio_1h_10min', 0))}; one hour in < {t.get('s_per_hour')} s (wall): "
               f"{_get(hour or {}, 's_per_hour')} s, {_ok(_get(hour or {}, 's_per_hour'), t.get('s_per_hour', 0))} "
               f"(at predict's default of {p.get('batch')} windows per batch; wall and CPU time are the "
-              "`predict_files` call, loading the model included).", ""]
+              "`predict_files` call, loading the model included)."
+              + (f" The row with another batch size: `{p['other_batch_command']}`." if p.get("other_batch_command") else ""),
+              ""]
     return lines
 
 
