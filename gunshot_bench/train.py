@@ -27,6 +27,7 @@ import numpy as np
 from gunshot_bench import __version__, taxonomy
 from gunshot_bench.checkpoint import check_package_version, read_json, write_json
 from gunshot_bench.models import get, load_model, model_class
+from gunshot_bench.onsets import threshold_from_dataset
 from gunshot_bench.repro import code_provenance, deterministic
 from gunshot_bench.tasks import Task, get_task
 
@@ -226,6 +227,8 @@ def train_run(data_dir, model_name: str, task: str, seed: int, out_dir,
         "init_from": None if init_from is None else str(Path(init_from).resolve()),
         "threads": config.threads, "protocol": protocol, "provenance": code_provenance(),
         "validation_metrics": metrics, "wall_time_s": wall,
+        # predict's onset threshold for long recordings, chosen on this dataset's validation clips
+        "onset_threshold_db": threshold_from_dataset(data_dir),
         "n_train": int(len(y)), "n_validation": int(len(y_val)),
         # "params" holds the hyperparameters; the complexity figures get their own keys
         "n_params": cx.get("params"), "flops_per_clip": cx.get("flops_per_clip")})
