@@ -176,6 +176,7 @@ def _row(result: FileResult, seg, wav: bytes) -> dict:
         "orig_channels": result.orig_channels,
         "licence": r.licence,
         "segment_sha256": seg.sha256,
+        "sim_params": str(r.extra.get("sim_params", "")),
     }
 
 

@@ -35,6 +35,7 @@ def clean_features() -> datasets.Features:
             "orig_channels": datasets.Value("int32"),
             "licence": datasets.Value("string"),
             "segment_sha256": datasets.Value("string"),
+            "sim_params": datasets.Value("string"),  # JSON of the simulator's recoverable parameters, "" otherwise
         }
     )
 
