@@ -165,7 +165,8 @@ def test_sessions_share_place_and_chain_and_guns_rotate():
 
 
 # ----------------------------------------------------------------------------- oracle
-def _tiny_rows():
+@pytest.fixture(scope="module")
+def oracle_rows():
     """sim_params rows of a small hand-made corpus: 3 recordings of each of 8 models (no audio)."""
     rows = []
     for model in MODELS[::4]:
@@ -178,8 +179,8 @@ def _tiny_rows():
     return pd.DataFrame(rows)
 
 
-def test_sim_params_hold_no_label():
-    frame = _tiny_rows()
+def test_sim_params_hold_no_label(oracle_rows):
+    frame = oracle_rows
     for text, model in zip(frame["sim_params"], frame["label_raw"]):
         params = json.loads(text)
         assert set(params) == set(ORACLE_KEYS)
@@ -188,10 +189,15 @@ def test_sim_params_hold_no_label():
     scrambled = frame.assign(category=0, model=0, label_raw="x", recording_id="y")
     assert np.array_equal(oracle_features(frame), oracle_features(scrambled), equal_nan=True)
     assert np.isnan(oracle_features(pd.DataFrame({"sim_params": [""]}))).all()
+    # blurred by a listener's resolution: close to, but not exactly, the generating figures
+    exact, blurred = oracle_features(frame), oracle_features(frame, derive_rng(0, "blur"))
+    ok = np.isfinite(exact) & (exact != 0)
+    ratio = blurred[ok] / exact[ok]
+    assert np.all((ratio > 0.2) & (ratio < 5.0)) and np.mean(ratio != 1.0) > 0.3
 
 
-def test_oracle_beats_chance_and_never_sees_the_label():
-    frame = _tiny_rows()
+def test_oracle_beats_chance_and_never_sees_the_label(oracle_rows):
+    frame = oracle_rows
     test_mask = frame["recording_id"].str.endswith("-2").to_numpy()
     train, test = frame[~test_mask].reset_index(drop=True), frame[test_mask].reset_index(drop=True)
     proba = oracle_proba(train, train["model"].to_numpy(), test, len(MODELS), seed=0)

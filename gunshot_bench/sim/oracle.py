@@ -3,7 +3,8 @@
 A classifier (scikit-learn's RandomForestClassifier, 300 trees) is trained on the parameters a
 listener could in principle recover from a clip (`recording.ORACLE_KEYS`: blast energy and
 duration, N-wave present, action, bolt, cyclic rate, mechanical modes, decay and cycle time,
-muzzle device), read from the dataset's `sim_params` column, on the same splits as the models.
+muzzle device), read from the dataset's `sim_params` column and blurred by the resolution at
+which a listener could recover each (`RESOLUTION`), on the same splits as the models.
 It never sees the label, the model id, the category, the file path or the recording id. Its
 accuracy is a ceiling for audio models on the simulated corpus; the label pairs it confuses are
 physically near-indistinguishable in the simulator (docs/simulator.md).
@@ -24,8 +25,17 @@ import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import confusion_matrix
 
+from gunshot_bench.rng import derive_rng
 from gunshot_bench.sim.recording import ORACLE_KEYS
 
+#: Relative resolution (SD) at which a listener, or a measurement on a 2 s clip, could recover each
+#: number (assumptions, docs/simulator.md): pitch of a short damped click ~3% (frequency
+#: discrimination degrades for tones under ~50 ms: Moore, "An Introduction to the Psychology of
+#: Hearing", 2012), 1-2 ms gap detection on a ~30-80 ms cycle (~5%), loudness ~1 dB of a blast
+#: whose peak grows as W^(1/3) (~35% on W), positive-phase duration ~10%, burst rate ~2%,
+#: ringing decay ~20%. Without it the forest would match exact figures no ear could hear.
+RESOLUTION = {"blast_tnt_equivalent_g": 0.35, "blast_duration_ms": 0.10, "cyclic_rate_rpm": 0.02,
+              "mech_mode_hz": 0.03, "mech_loss_factor": 0.20, "mech_cycle_ms": 0.05}
 #: Categorical parameters, one-hot encoded; the rest are numbers (None/"" -> NaN).
 CATEGORICAL = {"action": ("semi_auto", "select_fire", "full_auto", "pump", "revolver", "bolt", "none"),
                "bolt": ("closed", "open", "manual", "revolver", "none"),
@@ -43,10 +53,11 @@ def _number(value) -> float:
         return math.nan
 
 
-def oracle_features(frame: pd.DataFrame) -> np.ndarray:
+def oracle_features(frame: pd.DataFrame, rng: np.random.Generator | None = None) -> np.ndarray:
     """[n_rows, n_features] float matrix of the recoverable parameters of each row (NaN = absent).
 
-    Only the `sim_params` column is read: labels and ids cannot leak in.
+    Only the `sim_params` column is read: labels and ids cannot leak in. With `rng`, each number
+    is blurred by its `RESOLUTION` (independently per row: each segment is its own observation).
     """
     column = frame["sim_params"] if "sim_params" in frame.columns else pd.Series([""] * len(frame))
     rows = []
@@ -58,7 +69,10 @@ def oracle_features(frame: pd.DataFrame) -> np.ndarray:
             if key in CATEGORICAL:
                 row.extend(math.nan if not params else float(value == option) for option in CATEGORICAL[key])
             else:
-                row.append(_number(value))
+                number = _number(value)
+                if rng is not None and key in RESOLUTION:
+                    number *= float(np.exp(RESOLUTION[key] * rng.standard_normal()))
+                row.append(number)
         rows.append(row)
     width = sum(len(CATEGORICAL.get(k, (0,))) for k in ORACLE_KEYS)
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), width)
@@ -86,9 +100,9 @@ def oracle_proba(train_df: pd.DataFrame, y_train: np.ndarray, test_df: pd.DataFr
         return out
     # A forest: scale-free, handles missing values natively, and fits from a few rows per class.
     clf = RandomForestClassifier(n_estimators=300, random_state=seed, n_jobs=1)
-    clf.fit(oracle_features(train_df), y_train)
+    clf.fit(oracle_features(train_df, derive_rng(seed, "oracle", "train")), y_train)
     if len(test_df):
-        out[:, clf.classes_] = clf.predict_proba(oracle_features(test_df))
+        out[:, clf.classes_] = clf.predict_proba(oracle_features(test_df, derive_rng(seed, "oracle", "test")))
     return out
 
 
