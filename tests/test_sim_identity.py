@@ -128,8 +128,8 @@ def test_brake_is_louder_behind_the_muzzle_and_suppressor_much_quieter():
     ga = gun_acoustics(get_model("AK-12"))
     level = lambda dev, az, s=0.0: 20 * np.log10(sum(p for p, _ in mechanism.blast_components(ga, 4.0, az, dev, s)))
     assert level("brake", 160) - level("bare", 160) > 6.0
-    assert 1.5 < level("compensator", 160) - level("bare", 160) < level("brake", 160) - level("bare", 160)
-    assert abs(level("brake", 0) - level("bare", 0)) < 3.0  # ahead of the muzzle the device matters little
+    assert 3.0 < level("compensator", 160) - level("bare", 160) < level("brake", 160) - level("bare", 160)
+    assert abs(level("brake", 0) - level("bare", 0)) < 1.5  # ahead of the muzzle the device matters little
     assert level("bare", 160) - level("bare", 160, 22.0) > 12.0  # suppressed: suppression_db > 0
     # and in the generated audio, relative to the rest of the recording
     assert rel["brake"] >= rel["bare"] - 0.5 and rel["supp"] < rel["bare"]

@@ -18,8 +18,8 @@ force, stroke, frame material, bolt type, muzzle device, suppressor share); the 
 - Muzzle devices. A brake (compensator) diverts a share of the muzzle gas (35%, 15%: assumed,
   of the order of brakes' 30-60% recoil reduction) sideways (upwards); that share makes its own,
   smaller and therefore shorter and higher-pitched blast (Hopkinson-Cranz scaling) aimed
-  sideways (brake: full level from 90 deg backwards, -10 dB ahead) or upwards (compensator:
-  -3 dB all round), so brakes are louder at the shooter. A flash
+  sideways (brake) or upwards (compensator); behind the gun, where the bare blast is 15 dB
+  down, the jet makes a brake ~9 dB and a compensator ~5 dB louder (assumed jet levels). A flash
   hider changes the flash, not the blast, in this model. A suppressor lowers the blast peak by
   17-28 dB (Paakkonen & Kyttala 1994, Lobarinas et al. 2016, Int. J. Audiol. 55:S59: 17-24 dB
   at the shooter's ear for AR-15 rifles), spreads the gas release over ~3x the time (assumed)
@@ -50,6 +50,10 @@ LOSS_FACTOR = {"steel": 0.010, "aluminium": 0.012, "polymer": 0.040}
 #: Share of the muzzle gas energy a device diverts, and the level of that jet behind the muzzle.
 DEVICE_SHARE = {"bare": 0.0, "flash_hider": 0.0, "compensator": 0.15, "brake": 0.35}
 MUZZLE_DEVICES = tuple(DEVICE_SHARE)
+#: Level of the device's jet relative to a blast of the same charge straight ahead (assumed: a
+#: brake's side jet from 90 deg backwards, 10 dB less ahead; a compensator's upward jet all round).
+#: They make a brake ~9 dB and a compensator ~5 dB louder than a bare muzzle behind the gun.
+BRAKE_JET_DB, COMPENSATOR_JET_DB = -6.0, -10.0
 #: Rear attenuation of the main blast (Maher 2007; Beck et al. 2011) and of a suppressed one (assumed).
 REAR_ATTENUATION_DB, SUPPRESSED_REAR_ATTENUATION_DB = 15.0, 6.0
 SUPPRESSION_DB = (17.0, 28.0)
@@ -159,9 +163,8 @@ def blast_components(gun: GunAcoustics, distance_m: float, azimuth_deg: float, d
     """(peak Pa, positive-phase duration s) of each blast a shot makes at the microphone.
 
     The main blast takes the gas the device leaves it; a brake's or compensator's jet is a second,
-    smaller Kinney-Graham blast: a brake's from side ports (full level from 90 deg backwards,
-    10 dB weaker straight ahead), a compensator's from top ports (3 dB below the main blast's
-    forward level in every horizontal direction). `suppression_db` > 0
+    smaller Kinney-Graham blast: a brake's from side ports (BRAKE_JET_DB from 90 deg backwards,
+    10 dB less straight ahead), a compensator's from top ports (COMPENSATOR_JET_DB all round). `suppression_db` > 0
     means a suppressor (no other device then).
     """
     if device not in DEVICE_SHARE:
@@ -180,8 +183,9 @@ def blast_components(gun: GunAcoustics, distance_m: float, azimuth_deg: float, d
                       SUPPRESSED_DURATION_FACTOR)]
     share = DEVICE_SHARE[device]
     out = [blast(w * (1.0 - share), directivity_db(azimuth_deg, REAR_ATTENUATION_DB))]
-    if share > 0:  # brake ports point sideways and back (-10 dB ahead); compensator ports point up (-3 dB flat)
-        jet_db = -10.0 * max(0.0, math.cos(math.radians(azimuth_deg))) if device == "brake" else -3.0
+    if share > 0:  # brake ports point sideways and back; compensator ports point up, away from the ear
+        jet_db = (BRAKE_JET_DB - 10.0 * max(0.0, math.cos(math.radians(azimuth_deg))) if device == "brake"
+                  else COMPENSATOR_JET_DB)
         out.append(blast(w * share, jet_db))
     return out
 
