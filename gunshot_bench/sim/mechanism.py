@@ -146,7 +146,8 @@ def signature_click(gun: PhysicalGun, rng: np.random.Generator, peak_pa: float,
     for f, level, decay in zip(gun.mode_hz, BEAM_MODE_LEVELS, tau):
         if f < 0.45 * sample_rate:
             f_hit = f * (1.0 + 0.005 * rng.standard_normal())
-            wave += level * rng.uniform(0.7, 1.0) * np.exp(-t / decay) * np.sin(2 * np.pi * f_hit * t + rng.uniform(0, 2 * np.pi))
+            phase = rng.uniform(0, 2 * np.pi)
+            wave += level * rng.uniform(0.7, 1.0) * np.exp(-t / decay) * np.sin(2 * np.pi * f_hit * t + phase)
     k = min(n, int(0.0005 * sample_rate))
     wave[:k] += 0.5 * rng.standard_normal(k) * np.linspace(1.0, 0.0, k)
     return wave * (peak_pa / max(np.abs(wave).max(), 1e-12))

@@ -40,10 +40,12 @@ LEVELS = {
     "air_conditioner": (50, 70, "rms_mic"), "car_horn": (105, 118, "peak_1m"), "children_playing": (60, 78, "rms_mic"),
     "dog_bark": (95, 112, "peak_1m"), "drilling": (85, 100, "rms_1m"), "engine_idling": (60, 78, "rms_mic"),
     "jackhammer": (112, 125, "peak_1m"), "siren": (110, 122, "rms_1m"), "street_music": (65, 82, "rms_mic"),
-    "magazine_noise": (95, 110, "peak_1m"), "slide_rack_noise": (110, 122, "peak_1m"), "dry_fire_noise": (92, 105, "peak_1m"),
-    "case_drop_noise": (80, 95, "peak_1m"), "nail_gun": (115, 130, "peak_1m"), "construction_impact_noise": (110, 125, "peak_1m"),
+    "magazine_noise": (95, 110, "peak_1m"), "slide_rack_noise": (110, 122, "peak_1m"),
+    "dry_fire_noise": (92, 105, "peak_1m"), "case_drop_noise": (80, 95, "peak_1m"), "nail_gun": (115, 130, "peak_1m"),
+    "construction_impact_noise": (110, 125, "peak_1m"),
     "lid_slam_noise": (105, 120, "peak_1m"), "thunder": (65, 90, "rms_mic"), "sports_ball_noise": (95, 115, "peak_1m"),
-    "ambience_car_park": (45, 58, "rms_mic"), "ambience_square": (48, 60, "rms_mic"), "ambience_office": (35, 48, "rms_mic"),
+    "ambience_car_park": (45, 58, "rms_mic"), "ambience_square": (48, 60, "rms_mic"),
+    "ambience_office": (35, 48, "rms_mic"),
 }
 
 
@@ -330,7 +332,8 @@ def construction_impact_noise(duration_s, fs, rng) -> Scene:
         w = _modes(fs, rng, 8, (100, 1500), (0.05, 0.3), 1.0)
         w[: int(0.002 * fs)] += rng.standard_normal(int(0.002 * fs))
         return w
-    return _impulsive_peak(duration_s, fs, rng, one, "construction_impact_noise", float(rng.uniform(10, 80)), (0.5, 1.6))
+    distance = float(rng.uniform(10, 80))
+    return _impulsive_peak(duration_s, fs, rng, one, "construction_impact_noise", distance, (0.5, 1.6))
 
 
 def lid_slam_noise(duration_s, fs, rng) -> Scene:
@@ -355,7 +358,8 @@ def sports_ball_noise(duration_s, fs, rng) -> Scene:
         w[: thud.size] += 2 * _norm(thud)
         return w
     gaps = (0.4, 0.7) if sport == "basketball" else (0.8, 1.6)
-    return _impulsive_peak(duration_s, fs, rng, one, "sports_ball_noise", float(rng.uniform(2, 30)), gaps, {"sport": sport})
+    distance = float(rng.uniform(2, 30))
+    return _impulsive_peak(duration_s, fs, rng, one, "sports_ball_noise", distance, gaps, {"sport": sport})
 
 
 def _impulsive_peak(duration_s, fs, rng, make, kind, distance_m, gaps, info=None) -> Scene:
@@ -369,7 +373,8 @@ def thunder(duration_s, fs, rng) -> Scene:
     t = rng.uniform(-3.0, 0.5)
     while t < duration_s:
         m = int(rng.uniform(2.0, 8.0) * fs)
-        env = np.interp(np.arange(m), np.sort(rng.integers(0, m, 12)), rng.lognormal(0, 0.8, 12)) * np.exp(-np.arange(m) / (0.4 * m))
+        peaks = np.interp(np.arange(m), np.sort(rng.integers(0, m, 12)), rng.lognormal(0, 0.8, 12))
+        env = peaks * np.exp(-np.arange(m) / (0.4 * m))  # rolling peaks as the channel's parts arrive
         strike = signal.sosfilt(_sos("bandpass", (20, 250), fs), rng.standard_normal(m)) * env
         a = int(t * fs)
         lo, hi = max(a, 0), min(n, a + m)
@@ -425,7 +430,8 @@ SCENES = {
     "air_conditioner": air_conditioner, "car_horn": car_horn, "children_playing": children_playing,
     "dog_bark": dog_bark, "drilling": drilling, "engine_idling": engine_idling, "jackhammer": jackhammer,
     "siren": siren, "street_music": street_music, "magazine_noise": magazine_noise,
-    "slide_rack_noise": slide_rack_noise, "dry_fire_noise": dry_fire_noise, "case_drop_noise": case_drop_noise, "nail_gun": nail_gun,
+    "slide_rack_noise": slide_rack_noise, "dry_fire_noise": dry_fire_noise, "case_drop_noise": case_drop_noise,
+    "nail_gun": nail_gun,
     "construction_impact_noise": construction_impact_noise, "lid_slam_noise": lid_slam_noise, "thunder": thunder,
     "sports_ball_noise": sports_ball_noise, "ambience_car_park": ambience_car_park, "ambience_square": ambience_square,
     "ambience_office": ambience_office,
@@ -436,7 +442,8 @@ SCENE_ENVIRONMENTS = {
     "dog_bark": (_STREET, _OPEN, _FOREST), "drilling": (_RANGE, _STREET), "engine_idling": (_STREET, _OPEN),
     "jackhammer": (_STREET,), "siren": (_STREET, _OPEN), "street_music": (_STREET,),
     "magazine_noise": (_RANGE, _OPEN), "slide_rack_noise": (_RANGE, _OPEN), "dry_fire_noise": (_RANGE, _OPEN),
-    "case_drop_noise": (_RANGE, _OPEN), "nail_gun": (_RANGE, _STREET, _OPEN), "construction_impact_noise": (_STREET, _OPEN),
+    "case_drop_noise": (_RANGE, _OPEN), "nail_gun": (_RANGE, _STREET, _OPEN),
+    "construction_impact_noise": (_STREET, _OPEN),
     "lid_slam_noise": (_STREET,), "thunder": (_OPEN, _FOREST, _STREET), "sports_ball_noise": (_RANGE, _OPEN, _STREET),
     "ambience_car_park": (_RANGE, _STREET), "ambience_square": (_STREET,), "ambience_office": (_RANGE,),
 }

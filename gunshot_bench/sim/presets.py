@@ -118,7 +118,8 @@ class Preset:
         if self.style not in STYLES or self.guns_per_model < 1:
             raise ValueError(f"preset {self.name}: style must be one of {STYLES} and guns_per_model >= 1")
         if set(self.background_kinds) - set(BACKGROUND_KINDS):
-            raise ValueError(f"preset {self.name}: unknown background kinds {sorted(set(self.background_kinds) - set(BACKGROUND_KINDS))}")
+            unknown = sorted(set(self.background_kinds) - set(BACKGROUND_KINDS))
+            raise ValueError(f"preset {self.name}: unknown background kinds {unknown}")
         if not 1 <= self.background_recordings <= self.background_segments:
             raise ValueError(f"preset {self.name}: need 1 <= background recordings <= background segments")
         if sum(seg.values()) + self.background_segments * len(self.kinds) > MAX_SEGMENTS:

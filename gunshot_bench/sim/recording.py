@@ -152,7 +152,7 @@ def _check_overrides(overrides: dict | None) -> dict:
     return overrides
 
 
-def draw_session(rec: RecordingPlan, seed: int, gun: firearm.GunAcoustics, mech: mechanism.Mechanism) -> dict:
+def draw_session(rec: RecordingPlan, seed: int, mech: mechanism.Mechanism) -> dict:
     """What a recording shares with the other recordings of its session: place, microphone
     position, chain, ambience, and whether the gun wore a suppressor that day."""
     rng = derive_rng(seed, "session", rec.session or rec.recording_id)
@@ -183,11 +183,11 @@ def render_gunshot(rec: RecordingPlan, seed: int, overrides: dict | None = None)
     model = get_model(rec.model)
     mech = mechanism.mechanism_of(model)
     pgun = mechanism.physical_gun(mech, rec.model, rec.gun, seed)
-    gun = dataclasses.replace(firearm.gun_acoustics(model),
-                              muzzle_velocity_mps=firearm.gun_acoustics(model).muzzle_velocity_mps * pgun.velocity_factor)
+    nominal = firearm.gun_acoustics(model)
+    gun = dataclasses.replace(nominal, muzzle_velocity_mps=nominal.muzzle_velocity_mps * pgun.velocity_factor)
     if gun.cyclic_rate_rpm:
         gun = dataclasses.replace(gun, cyclic_rate_rpm=gun.cyclic_rate_rpm * pgun.rate_factor)
-    session = draw_session(rec, seed, gun, mech)
+    session = draw_session(rec, seed, mech)
     room, chain_params = session.pop("room"), session.pop("chain")
     environment = overrides.get("environment", session["environment"])
     if environment != session["environment"]:
