@@ -9,9 +9,8 @@ the training rows. The leaderboard predicts the argmax of each row and, for dete
 column 1 as the gunshot score. Random references return one-hot draws (as scikit-learn's
 `DummyClassifier(strategy="stratified").predict_proba` does), so their argmax is the draw.
 
-Registering one more reference is one line, e.g. the simulator's oracle::
-
-    REFERENCES["oracle"] = Reference(oracle_proba, "ceiling: ...")
+Registering one more reference is one entry in `REFERENCES`, as the simulator's oracle shows
+(`gunshot_bench.sim.oracle`); `Reference.tasks` and `Reference.needs_column` say where it applies.
 
 Example:
     >>> import numpy as np, pandas as pd
@@ -30,6 +29,7 @@ import numpy as np
 from sklearn.dummy import DummyClassifier
 
 from gunshot_bench.rng import derive_rng
+from gunshot_bench.sim.oracle import oracle_proba
 
 ReferenceFn = Callable[..., np.ndarray]
 
@@ -40,6 +40,18 @@ class Reference:
 
     fn: ReferenceFn
     description: str
+    #: the tasks it applies to (None: every task)
+    tasks: tuple[str, ...] | None = None
+    #: a column that must hold a non-empty value in the training rows (None: none needed)
+    needs_column: str | None = None
+
+    def applies(self, task_name: str, train_df) -> bool:
+        """Whether this reference means something on `task_name` with these training rows."""
+        if self.tasks is not None and task_name not in self.tasks:
+            return False
+        if self.needs_column is None:
+            return True
+        return self.needs_column in train_df and bool((train_df[self.needs_column].fillna("") != "").any())
 
 
 def _one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -79,6 +91,10 @@ REFERENCES: dict[str, Reference] = {
     "chance": Reference(chance, "uniform guess over all labels"),
     "majority": Reference(majority, "always the training split's most frequent label"),
     "stratified": Reference(stratified, "random guess with the training split's label frequencies"),
+    # Not on detection: there, whether a row has shot parameters at all is the label itself.
+    "oracle": Reference(oracle_proba, "ceiling: a forest on the simulator's listener-recoverable generation "
+                        "parameters (docs/simulator.md), never the label", tasks=("category", "model", "two_stage"),
+                        needs_column="sim_params"),
 }
 
 #: The reference the tables compare every entry against ("rows not above the majority row").

@@ -363,6 +363,8 @@ def score_references(cache: DataCache, task_name: str, protocol: str, seeds: lis
         outcome.failed.append(f"references/{task_name}/{protocol}: {exc}")
         return
     for name, ref in REFERENCES.items():
+        if not ref.applies(task_name, train_df):
+            continue
         path = results_dir / result_filename(name, task_name, task.config, kind="reference", protocol=protocol)
         if _exists(path, overwrite):
             outcome.skipped.append(path)
