@@ -23,6 +23,7 @@ import numpy as np
 
 from gunshot_bench import __version__, audio
 from gunshot_bench.checkpoint import FORMAT_VERSION
+from gunshot_bench.decision import rank_scores, threshold_of
 from gunshot_bench.features import CLIP_SAMPLES, SAMPLE_RATE, fix_length
 
 CLIP_MAX_S = 2.5
@@ -141,8 +142,10 @@ def _ranked(loaded, X: np.ndarray, top_k: int) -> list[list[tuple[str, float]]]:
         return loaded.model.describe(X, top_k=top_k)
     proba = loaded.model.predict_proba(X).mean(0, keepdims=True)
     names = loaded.task.display_names
-    return [[(names[int(loaded.model.classes_[j])], float(p[j])) for j in np.argsort(-p)[:top_k]]
-            for p in proba]
+    # a detection run decides at its own threshold (chosen on validation data, see decision.py)
+    order = rank_scores(proba, loaded.model.classes_, threshold_of(loaded.config))
+    return [[(names[int(loaded.model.classes_[j])], float(p[j])) for j in np.argsort(-o)[:top_k]]
+            for p, o in zip(proba, order)]
 
 
 ENGINES = ("auto", "torch", "onnx")
