@@ -197,13 +197,13 @@ def apply_params(x: np.ndarray, params: dict, config: AugmentConfig,
     """
     y = np.asarray(x, dtype=np.float32)
     n = y.shape[0]
-    steps = []
-    if "shift_s" in params:
-        s = params["shift_s"]
-        steps.append(audiomentations.Shift(min_shift=s, max_shift=s, shift_unit="seconds", rollover=False, p=1.0))
     with _scoped_global_seed(stable_hash("augment", sorted(params.items()))):
-        for step in steps:
-            y = step(y, sample_rate=SAMPLE_RATE)
+        if "shift_s" in params:
+            s = params["shift_s"]
+            # no rollover: wrapping the tail round to the start would put a step (a click, i.e.
+            # an impulse) into the clip; the vacated part is silence, faded in over 5 ms
+            y = audiomentations.Shift(min_shift=s, max_shift=s, shift_unit="seconds", rollover=False,
+                                      p=1.0)(y, sample_rate=SAMPLE_RATE)
         if "snr_db" in params and background is not None:
             try:
                 y, _ = mix_at_snr(y, background[params["background_index"]], params["snr_db"],
