@@ -271,11 +271,18 @@ class Augmenter:
             changed[j] = bool(params)
         return out, changed
 
-    def copies(self) -> np.ndarray:
-        """`config.copies` augmented copies of the whole training set, stacked (copy k is epoch k)."""
+    def copies(self) -> tuple[np.ndarray, np.ndarray]:
+        """(augmented clips, index of the training clip each comes from) of `config.copies`
+        augmented copies of the training set (copy k is epoch k). Clips that a copy leaves
+        unchanged (probability 1 - p) are not repeated: a duplicate adds no information and
+        costs a feature extraction."""
         idx = np.arange(len(self.X))
-        return (np.concatenate([self(idx, k)[0] for k in range(self.config.copies)])
-                if self.config.copies else self.X[:0])
+        waves, source = [self.X[:0]], [idx[:0]]
+        for k in range(self.config.copies):
+            w, changed = self(idx, k)
+            waves.append(w[changed])
+            source.append(idx[changed])
+        return np.concatenate(waves), np.concatenate(source)
 
 
 def training_augmentation(model, config: AugmentConfig, seed: int, X: np.ndarray, y: np.ndarray,
@@ -283,8 +290,8 @@ def training_augmentation(model, config: AugmentConfig, seed: int, X: np.ndarray
     """Hook of `train.train_run`: (X, y, extra `fit` kwargs) for an augmented run.
 
     A model whose `fit` takes an `augmenter` (the torch models) gets one and re-draws every
-    epoch; any other model is trained once on the clean set plus `config.copies` augmented
-    copies. Backgrounds are the `background` config's TRAINING split (none if it is absent).
+    epoch; any other model is trained once on the clean set plus the augmented clips of
+    `config.copies` copies. Backgrounds are the `background` config's TRAINING split (none if it is absent).
     """
     import inspect
 
@@ -300,5 +307,5 @@ def training_augmentation(model, config: AugmentConfig, seed: int, X: np.ndarray
     augmenter = Augmenter(config, seed, X, keys, background)
     if "augmenter" in inspect.signature(model.fit).parameters:
         return X, y, {"augmenter": augmenter}
-    extra = augmenter.copies()
-    return np.concatenate([X, extra]), np.concatenate([y] + [y] * config.copies), {}
+    extra, source = augmenter.copies()
+    return np.concatenate([X, extra]), np.concatenate([y, np.asarray(y)[source]]), {}

@@ -175,9 +175,12 @@ def test_classical_run_trains_on_augmented_copies(fake_data, tmp_path, monkeypat
     sizes = []
     original = LDAClassifier.fit
     monkeypatch.setattr(LDAClassifier, "fit", lambda self, X, y, *a, **k: (sizes.append(len(X)), original(self, X, y))[1])
-    train_run(fake_data["dir"], "lda", "category", 0, tmp_path / "r", {"augment": {"copies": 2}}, progress=False)
+    train_run(fake_data["dir"], "lda", "category", 0, tmp_path / "r", {"augment": {"copies": 2, "p": 1.0, "gain_p": 1.0}}, progress=False)
     config = json.loads((tmp_path / "r" / "config.json").read_text())
     assert sizes == [3 * config["n_train"]] and config["augment"]["copies"] == 2
+    # with p < 1 only the clips a copy changed are added
+    train_run(fake_data["dir"], "lda", "category", 0, tmp_path / "h", {"augment": {"copies": 2, "p": 0.5, "gain_p": 1.0}}, progress=False)
+    assert config["n_train"] < sizes[1] < 3 * config["n_train"]
 
 
 def test_baseline_augment_tables_and_profiles(tmp_path):
