@@ -75,7 +75,8 @@ def score_run(run_dir: Path, kind: str, path: Path, task: str | None, cache: dic
             "seed": seed, "trained_on": (run.config.get("dataset") or {}).get("name"),
             "augment": run.config.get("augment") is not None, "source": f"{kind}={path}",
             "decision": rule, "n_segments": int(len(test.y)), "n_left_out": len(skipped),
-            "left_out": skipped, "ms_per_clip": ms, "metrics": _metrics(evaluation, test.y, pred, want.name == "detection"),
+            "left_out": skipped, "ms_per_clip": ms,
+            "metrics": _metrics(evaluation, test.y, pred, want.name == "detection"),
             "evaluation": evaluation,
             "segments": [{"clip_id": c, "y_true": want.label_names[int(t)], "y_pred": want.label_names[int(p)],
                           "gunshot_score": None if score is None else float(s)}

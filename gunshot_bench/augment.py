@@ -221,7 +221,8 @@ def apply_params(x: np.ndarray, params: dict, config: AugmentConfig,
             y = _fit(soxr.resample(low, params["sample_rate_hz"], SAMPLE_RATE), n)
         if "gain_db" in params:
             g = params["gain_db"]
-            y = audiomentations.Gain(min_gain_db=g, max_gain_db=g, p=1.0)(np.asarray(y, np.float32), sample_rate=SAMPLE_RATE)
+            y = audiomentations.Gain(min_gain_db=g, max_gain_db=g, p=1.0)(np.asarray(y, np.float32),
+                                                                          sample_rate=SAMPLE_RATE)
         if "codec_bitrate_kbps" in params:
             b = params["codec_bitrate_kbps"]
             # the encoder takes 16-bit input: a mixture or gain above full scale clips here, as
