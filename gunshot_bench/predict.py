@@ -39,6 +39,7 @@ import soxr
 
 from gunshot_bench import __version__, audio, onsets
 from gunshot_bench.checkpoint import FORMAT_VERSION
+from gunshot_bench.decision import rank_scores, threshold_of
 from gunshot_bench.features import CLIP_SAMPLES, SAMPLE_RATE, fix_length
 
 CLIP_MAX_S = 2.5
@@ -223,7 +224,9 @@ def iter_windows(path: Path, starts: list[int], block_s: float = BLOCK_S) -> Ite
 def _ranked(loaded, proba: np.ndarray, top_k: int) -> list[tuple[str, float]]:
     """Top-k (display label, probability) of one probability row over `loaded.model.classes_`."""
     names = loaded.task.display_names
-    return [(names[int(loaded.model.classes_[j])], float(proba[j])) for j in np.argsort(-proba)[:top_k]]
+    # a detection run decides at its own threshold (chosen on validation data, see decision.py)
+    order = rank_scores(proba[None], loaded.model.classes_, threshold_of(loaded.config))[0]
+    return [(names[int(loaded.model.classes_[j])], float(proba[j])) for j in np.argsort(-order)[:top_k]]
 
 
 def classify_recording(path: Path, loaded, events: list[onsets.Event], duration_s: float,

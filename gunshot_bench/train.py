@@ -26,6 +26,7 @@ import numpy as np
 
 from gunshot_bench import __version__, taxonomy
 from gunshot_bench.checkpoint import check_package_version, read_json, write_json
+from gunshot_bench.decision import decide
 from gunshot_bench.models import get, load_model, model_class
 from gunshot_bench.onsets import threshold_from_dataset
 from gunshot_bench.repro import code_provenance, deterministic
@@ -34,6 +35,8 @@ from gunshot_bench.tasks import Task, get_task
 log = logging.getLogger(__name__)
 BASELINES_DIR = Path(__file__).resolve().parents[1] / "baselines"
 _RESERVED = {"random_state", "progress"}
+#: Baseline tables that configure the run rather than the model: `[augment]`, `[decision]`.
+RUN_TABLES = ("augment", "decision")
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ class LoadedRun:
 
 def split_overrides(model_name: str, overrides: dict | None) -> tuple[TrainConfig, dict]:
     """Split flat overrides into a `TrainConfig` and model hyperparameters (unknown keys refused)."""
-    overrides = dict(overrides or {})
+    overrides = {k: v for k, v in (overrides or {}).items() if k not in RUN_TABLES}
     train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
     config = TrainConfig(**{k: overrides.pop(k) for k in list(overrides) if k in train_keys})
     accepted = set(model_class(model_name)().get_params()) - _RESERVED
@@ -113,16 +116,33 @@ def load_baseline(path_or_name: str | Path, profile: str | None = None) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such baseline file")
     spec = tomllib.loads(path.read_text())
+    prof = None
     overrides = {**spec.get("params", {}), **spec.get("train", {})}
     if profile is not None:
         prof = spec.get("profiles", {}).get(profile)
         if prof is None:
             raise ValueError(f"{path}: no profile {profile!r} (has: {', '.join(spec.get('profiles', {}))})")
         overrides.update({**prof.get("params", {}), **prof.get("train", {})})
-    split_overrides(spec["model"], overrides)  # validates the keys now, naming the file
+    for table in RUN_TABLES:
+        if table in spec or table in (prof or {}):
+            overrides[table] = {**spec.get(table, {}), **(prof or {}).get(table, {})}
+    try:
+        split_overrides(spec["model"], overrides)  # validates the keys now, naming the file
+        run_options(overrides)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
     return {"name": spec.get("name", path.stem), "model": spec["model"],
             "tasks": list(spec.get("tasks", [])), "description": spec.get("description", ""),
             "overrides": overrides, "path": str(path)}
+
+
+def run_options(overrides: dict | None):
+    """(AugmentConfig or None, DecisionConfig) of the `[augment]`/`[decision]` tables in `overrides`."""
+    from gunshot_bench.augment import AugmentConfig
+    from gunshot_bench.decision import DecisionConfig
+
+    overrides = overrides or {}
+    return AugmentConfig.from_dict(overrides.get("augment")), DecisionConfig.from_dict(overrides.get("decision"))
 
 
 def dataset_info(data_dir: Path) -> dict:
@@ -179,7 +199,8 @@ def train_run(data_dir, model_name: str, task: str, seed: int, out_dir,
     start = time.perf_counter()
     task_obj = get_task(task)
     config, params = split_overrides(model_name, overrides)
-    X, y, _ = load_task_split(data_dir, task_obj, "train", protocol)
+    augment, decision_config = run_options(overrides)
+    X, y, train_frame = load_task_split(data_dir, task_obj, "train", protocol)
     if len(y) == 0:
         raise ValueError(f"{data_dir}: config {task_obj.config!r} has no labelled training rows "
                          f"for task {task}")
@@ -207,9 +228,15 @@ def train_run(data_dir, model_name: str, task: str, seed: int, out_dir,
             raise ValueError(f"model {model_name} does not support fine-tuning (init_from)")
         model.warm_start_from(base.model)
 
+    n_train, fit_kwargs = len(y), {}
     with deterministic(seed, config.threads):
-        model.fit(X, y, X_val if len(y_val) else None, y_val if len(y_val) else None)
+        if augment is not None:
+            from gunshot_bench.augment import training_augmentation
+
+            X, y, fit_kwargs = training_augmentation(model, augment, seed, X, y, train_frame, data_dir)
+        model.fit(X, y, X_val if len(y_val) else None, y_val if len(y_val) else None, **fit_kwargs)
         metrics = _validation_metrics(model, X_val, y_val)
+        decision = decide(model, X_val, y_val, decision_config) if task_obj.name == "detection" else None
     wall = time.perf_counter() - start
     cx = model.complexity() if hasattr(model, "complexity") else {}
     out_dir = Path(out_dir)
@@ -229,7 +256,8 @@ def train_run(data_dir, model_name: str, task: str, seed: int, out_dir,
         "validation_metrics": metrics, "wall_time_s": wall,
         # predict's onset threshold for long recordings, chosen on this dataset's validation clips
         "onset_threshold_db": threshold_from_dataset(data_dir),
-        "n_train": int(len(y)), "n_validation": int(len(y_val)),
+        "n_train": int(n_train), "n_validation": int(len(y_val)),
+        "augment": None if augment is None else augment.as_dict(), "decision": decision,
         # "params" holds the hyperparameters; the complexity figures get their own keys
         "n_params": cx.get("params"), "flops_per_clip": cx.get("flops_per_clip")})
     return RunResult(out_dir, model, metrics, wall, cx.get("params"), cx.get("flops_per_clip"))
