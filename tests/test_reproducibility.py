@@ -16,7 +16,7 @@ from gunshot_bench.leaderboard.run import run_leaderboard
 from gunshot_bench.repro import code_provenance, deterministic
 from gunshot_bench.sim import synthesize_corpus
 from gunshot_bench.tasks import get_task
-from gunshot_bench.train import load_run, load_task_split, train_run
+from gunshot_bench.train import load_baseline, load_run, load_task_split, train_run
 
 CNN = {"max_epochs": 2, "early_stopping_patience": 2, "channels": [4, 8, 8], "dense_units": 16, "batch_size": 16}
 
@@ -52,7 +52,10 @@ def test_train_and_leaderboard_workers_give_identical_predictions(tiny_data, tmp
     X_test, _, _ = load_task_split(tiny_data, task, "test")
     torch.set_num_threads(2)  # the caller's setting must not matter
     try:
-        direct = train_run(tiny_data, "cnn", "detection", 0, tmp_path / "direct", overrides=CNN, progress=False)
+        # the entry's own settings, as `train --baseline cnn` uses them (augmentation included)
+        entry = load_baseline("cnn", profile="small")
+        direct = train_run(tiny_data, "cnn", "detection", 0, tmp_path / "direct",
+                           overrides={**entry["overrides"], **CNN}, progress=False)
     finally:
         torch.set_num_threads(1)
     # two seeds, two workers: the leaderboard trains in spawned worker processes
