@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from gunshot_bench.audio import SEGMENT_DURATION_S, TARGET_SAMPLE_RATE
-from gunshot_bench.dataset import card, report
+from gunshot_bench.dataset import card, ownership, report
 from gunshot_bench.dataset.report import BuildSummary
 from gunshot_bench.dataset.grouping import group_recordings
 from gunshot_bench.dataset.process import FileResult, process_record
@@ -94,21 +94,20 @@ class BuildConfig:
 
 
 def check_output(out_dir: Path, config: BuildConfig) -> None:
-    """Refuse, before any work, an output folder that holds something other than this build."""
-    if not out_dir.exists():
+    """Refuse, before any work, an output folder that holds anything but a previous build.
+
+    Files that no build wrote are never replaced, with or without --overwrite; a previous
+    build with other parameters is replaced only with --overwrite.
+    """
+    ownership.check_replaceable(out_dir)
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
         return
-    if not out_dir.is_dir():
-        raise FileExistsError(f"{out_dir} exists and is not a folder")
-    if not any(out_dir.iterdir()):
-        return
-    manifest_path = out_dir / "manifest.json"
-    if not manifest_path.is_file():
-        raise FileExistsError(f"{out_dir} holds other files and is not a gunshot-bench dataset; choose another --out")
-    old = json.loads(manifest_path.read_text())
+    old = ownership.read_manifest(out_dir)
     if old.get("parameters") != config.parameters() and not config.overwrite:
-        raise FileExistsError(
+        params = old.get("parameters") if isinstance(old.get("parameters"), dict) else {}
+        raise ownership.OutputRefused(
             f"{out_dir} holds a different build (version {old.get('version')}, seed "
-            f"{old.get('parameters', {}).get('seed')}, other sources or parameters); "
+            f"{params.get('seed')}, other sources or parameters); "
             "pass --overwrite to replace it or choose another --out")
 
 
@@ -184,14 +183,19 @@ def build_dataset(config: BuildConfig, progress: bool = True) -> BuildSummary:
     out_dir = Path(config.out_dir).resolve()
     check_output(out_dir, config)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    stage = out_dir.parent / f".{out_dir.name}.building-{os.getpid()}"
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir()
-    try:
-        summary = _build_into(stage, out_dir, config, progress)
-        _swap_into_place(stage, out_dir)
-    finally:
+    with ownership.OutputLock(out_dir):
+        ownership.clean_stale(out_dir)
+        check_output(out_dir, config)  # again, under the lock: the folder may have changed meanwhile
+        stage = out_dir.parent / f".{out_dir.name}.building-{os.getpid()}"
         shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir()
+        try:
+            summary = _build_into(stage, out_dir, config, progress)
+            ownership.write_marker(stage)
+            check_output(out_dir, config)  # a file added during the build is refused, not deleted
+            _swap_into_place(stage, out_dir)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
     return summary
 
 
@@ -244,9 +248,16 @@ def _build_into(stage: Path, out_dir: Path, config: BuildConfig, progress: bool)
 
 
 def _swap_into_place(stage: Path, out_dir: Path) -> None:
-    """Replace `out_dir` by `stage` with renames: a crash leaves the old folder (possibly aside) or the new one."""
+    """Replace `out_dir` by `stage` with renames: a crash leaves the old folder (possibly aside) or the new one.
+
+    The old folder loses only the files its marker lists; anything else found in it is left
+    in the `.old-` folder and named in a warning.
+    """
     old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
     if out_dir.exists():
         out_dir.rename(old)
     stage.rename(out_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    if old.exists():
+        left = ownership.remove_owned(old)
+        if left:
+            log.warning("%s was left in place: it holds files no build wrote (%s)", old, ", ".join(left[:10]))
