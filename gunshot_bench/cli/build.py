@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gunshot_bench.cli import parse_source
+from gunshot_bench.cli import non_negative_int, parse_source, positive_float
 
 
 def add_parser(sub) -> None:
@@ -19,7 +19,9 @@ def add_parser(sub) -> None:
     p.add_argument("--variants", default="all",
                    help="comma-separated variant configs to add (crowd_noise,energy,detection), 'all' or 'none'")
     p.add_argument("--overwrite", action="store_true", help="replace an output folder holding a different build")
-    p.add_argument("--workers", type=int, default=0, help="decoding processes (default: all cores)")
+    p.add_argument("--workers", type=non_negative_int, default=0, help="decoding processes (default: all cores)")
+    p.add_argument("--file-timeout", type=positive_float, default=3600.0, metavar="SECONDS",
+                   help="fail a file still decoding after this long and go on (default 3600)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -39,7 +41,8 @@ def run(args) -> int:
 
     sources = tuple(parse_source(s) for s in args.source) + tuple(("noise", p) for p in args.noise)
     config = BuildConfig(sources=sources, out_dir=args.out, version=args.version, seed=args.seed,
-                         variants=variants_from(args.variants), overwrite=args.overwrite, workers=args.workers)
+                         variants=variants_from(args.variants), overwrite=args.overwrite, workers=args.workers,
+                         file_timeout_s=args.file_timeout)
     summary = build_dataset(config, progress=not args.no_progress)
     print(f"built {config.name} {config.version}: {summary.line()}")
     print(f"report: {summary.out_dir / 'build_report.json'}   card: {summary.out_dir / 'README.md'}")

@@ -13,31 +13,28 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
 import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from gunshot_bench.audio import SEGMENT_DURATION_S, TARGET_SAMPLE_RATE
 from gunshot_bench.dataset import card, ownership, report
 from gunshot_bench.dataset.report import BuildSummary
 from gunshot_bench.dataset.grouping import group_recordings
-from gunshot_bench.dataset.process import FileResult, process_record
+from gunshot_bench.dataset.process import FileResult, process_to_store, stored_wavs
 from gunshot_bench.dataset.schema import SPLITS, clean_features
-from gunshot_bench.dataset.shards import ShardWriter, file_sha256
+from gunshot_bench.dataset.shards import ShardWriter
 from gunshot_bench.dataset.split import DEFAULT_RATIOS, assign_splits
+from gunshot_bench.dataset.workers import Failed, MemoryUse, run_isolated
 from gunshot_bench.sources import SOURCE_KINDS, ClipRecord, SkippedFile, get_source
 from gunshot_bench.taxonomy import CATEGORIES, MODELS
 
 log = logging.getLogger(__name__)
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
-_POOL_SCHEMA = pa.schema([("wav", pa.binary())])
 
 
 @dataclass(frozen=True)
@@ -53,6 +50,7 @@ class BuildConfig:
         name: the dataset's name in its card.
         overwrite: replace an output folder that holds a different build.
         workers: decoding processes (default: all cores).
+        file_timeout_s: a file still decoding after this long is reported failed and its worker replaced.
     """
 
     sources: tuple[tuple[str, str], ...]
@@ -66,6 +64,7 @@ class BuildConfig:
     ratios: tuple[float, float, float] = DEFAULT_RATIOS
     sample_rate: int = TARGET_SAMPLE_RATE
     segment_s: float = SEGMENT_DURATION_S
+    file_timeout_s: float = 3600.0
 
     def __post_init__(self):
         if not self.sources:
@@ -87,7 +86,7 @@ class BuildConfig:
     def parameters(self) -> dict:
         """The inputs of the build that decide its output (not where it goes or how fast)."""
         params = asdict(self)
-        for key in ("out_dir", "overwrite", "workers"):
+        for key in ("out_dir", "overwrite", "workers", "file_timeout_s"):
             params.pop(key)
         params["sources"] = [{"kind": k, "path": str(Path(p).resolve())} for k, p in self.sources]
         return json.loads(json.dumps(params))  # the form it takes in manifest.json (lists, not tuples)
@@ -120,35 +119,29 @@ def _scan(config: BuildConfig, progress: bool) -> tuple[list[ClipRecord], list[S
     return records, skipped
 
 
-def _process_all(records: list[ClipRecord], config: BuildConfig, pool_path: Path,
-                 progress: bool) -> tuple[list[FileResult], dict[str, str]]:
-    """Process every record in worker processes; segment audio goes to `pool_path` in order.
+def _process_all(records: list[ClipRecord], config: BuildConfig, store_dir: Path,
+                 progress: bool) -> tuple[list[FileResult], dict[str, str], dict]:
+    """Process every record in isolated worker processes; each file's segment audio goes to a
+    store file under `store_dir` (see `process.process_to_store`), only metadata comes back.
 
-    Returns the results (segments without their audio bytes) and each file's sha256.
+    A worker that dies or runs past the per-file timeout fails only its own file. Returns the
+    results in record order, each file's sha256 and the peak memory figures.
     """
+    store_dir.mkdir()
     workers = config.workers or os.cpu_count() or 1
-    results: list[FileResult] = []
+    results: list[FileResult | None] = [None] * len(records)
     hashes: dict[str, str] = {}
-    ctx = multiprocessing.get_context("fork")
-    with pq.ParquetWriter(pool_path, _POOL_SCHEMA) as writer, ctx.Pool(workers) as pool:
-        jobs = pool.imap(_work, [(r, config.sample_rate, config.segment_s) for r in records], chunksize=4)
-        for result, digest in tqdm(jobs, total=len(records), desc="decode + segment", unit="file", disable=not progress):
-            if result.segments:
-                writer.write_table(pa.table({"wav": [s.wav for s in result.segments]}, schema=_POOL_SCHEMA))
-                for s in result.segments:
-                    s.wav = b""
-            hashes[str(result.record.path)] = digest
-            results.append(result)
-    return results, hashes
-
-
-def _work(args) -> tuple[FileResult, str]:
-    record, sample_rate, segment_s = args
-    try:
-        digest = file_sha256(record.path)
-    except OSError:
-        digest = ""
-    return process_record(record, sample_rate, segment_s), digest
+    memory = MemoryUse()
+    jobs = [(r, config.sample_rate, config.segment_s, store_dir / f"{i:07d}.parquet") for i, r in enumerate(records)]
+    outcomes = run_isolated(process_to_store, jobs, workers, config.file_timeout_s, memory)
+    for index, outcome in tqdm(outcomes, total=len(records), desc="decode + segment", unit="file", disable=not progress):
+        if isinstance(outcome, Failed):
+            results[index] = FileResult(records[index], reason=outcome.reason)
+            continue
+        result, digest = outcome
+        hashes[str(result.record.path)] = digest
+        results[index] = result
+    return results, hashes, memory.as_dict()
 
 
 def _clip_id(record: ClipRecord, index: int) -> str:
@@ -201,23 +194,20 @@ def build_dataset(config: BuildConfig, progress: bool = True) -> BuildSummary:
 
 def _build_into(stage: Path, out_dir: Path, config: BuildConfig, progress: bool) -> BuildSummary:
     records, skipped = _scan(config, progress)
-    pool_path = stage / "_pool.parquet"
-    results, hashes = _process_all(records, config, pool_path, progress)
+    store_dir = stage / "_segments"
+    results, hashes, memory = _process_all(records, config, store_dir, progress)
     duplicates_of = report.byte_identical_files(results, hashes)
     grouping = group_recordings(results, duplicates_of)
     split = assign_splits(grouping.strata, config.seed, config.ratios)
 
     features = clean_features()
     writers = {(c, s): ShardWriter(stage, c, s, features) for c in ("clean", "background") for s in SPLITS}
-    # The pool holds one row group per file with segments, in the order of `results`; reading
-    # it a row group at a time keeps memory to one file's audio.
-    pool = pq.ParquetFile(pool_path, pre_buffer=False)
-    row_group = 0
-    for result in tqdm(results, desc="write shards", unit="file", disable=not progress):
+    # Each file's segment audio sits in its own store file, read a row group at a time, so
+    # memory holds a few dozen segments however long the recording.
+    for index, result in enumerate(tqdm(results, desc="write shards", unit="file", disable=not progress)):
         if not result.segments:
             continue
-        wavs = pool.read_row_group(row_group).column("wav").to_pylist()
-        row_group += 1
+        wavs = stored_wavs(store_dir / f"{index:07d}.parquet")
         if str(result.record.path) in duplicates_of:
             continue
         group = grouping.group_of[result.record.recording_id]
@@ -228,8 +218,7 @@ def _build_into(stage: Path, out_dir: Path, config: BuildConfig, progress: bool)
     for (c, s), w in writers.items():
         w.close()
         counts.setdefault(c, {})[s] = w.rows
-    pool.close()
-    pool_path.unlink()
+    shutil.rmtree(store_dir)
 
     variant_summaries = []
     if config.variants:
@@ -240,11 +229,14 @@ def _build_into(stage: Path, out_dir: Path, config: BuildConfig, progress: bool)
             counts[v.config] = dict(v.counts)
 
     build_report = report.make_report(records, skipped, results, hashes, duplicates_of, grouping, split)
+    build_report["memory"] = memory
     (stage / "build_report.json").write_text(json.dumps(build_report, indent=1, ensure_ascii=False))
     manifest = card.make_manifest(stage, config, build_report, counts)
     (stage / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
     (stage / "README.md").write_text(card.render_card(config, manifest, build_report, variant_summaries))
-    return report.summarise(out_dir, build_report, counts, manifest["fingerprint"])
+    summary = report.summarise(out_dir, build_report, counts, manifest["fingerprint"])
+    summary.memory = memory
+    return summary
 
 
 def _swap_into_place(stage: Path, out_dir: Path) -> None:

@@ -122,6 +122,7 @@ class BuildSummary:
     segments: dict[str, dict[str, int]] = field(default_factory=dict)
     skip_reasons: dict[str, int] = field(default_factory=dict)
     fingerprint: str = ""
+    memory: dict = field(default_factory=dict)
 
     def line(self) -> str:
         """One line: how many files were included and skipped (and why), and the rows per config."""
@@ -129,7 +130,9 @@ class BuildSummary:
         reasons = "; ".join(f"{n} {r}" for r, n in self.skip_reasons.items())
         rows = ", ".join(f"{c} {sum(s.values())}" for c, s in self.segments.items())
         return (f"{self.files_found} files found: {self.files_included} included, {self.files_skipped} skipped"
-                f"{' (' + reasons + ')' if reasons else ''}; {total} rows ({rows}) -> {self.out_dir}")
+                f"{' (' + reasons + ')' if reasons else ''}; {total} rows ({rows}) -> {self.out_dir}"
+                + (f"; peak memory {self.memory['worker_peak_rss_mb']:.0f} MiB per worker, "
+                   f"{self.memory['parent_peak_rss_mb']:.0f} MiB main process" if self.memory else ""))
 
 
 def summarise(out_dir: Path, build_report: dict, counts: dict, fingerprint: str) -> BuildSummary:
