@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gunshot_bench.cli import positive_int
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -20,10 +22,11 @@ def add_parser(subparsers) -> None:
 def add_entry_options(p) -> None:
     """Which entries, seeds, profile and output folder: shared with `gunshot-bench robustness`."""
     p.add_argument("--models", default="all", help="'all' or entry names, comma-separated (see baselines/)")
-    p.add_argument("--seeds", type=int, default=3, help="training seeds per entry (default 3)")
+    p.add_argument("--seeds", type=positive_int, default=3, help="training seeds per entry (default 3)")
     p.add_argument("--out", default="leaderboard", help="leaderboard folder (default: leaderboard/)")
     p.add_argument("--profile", default=None, help="baseline profile, e.g. 'small' for a small dataset")
     p.add_argument("--overwrite", action="store_true", help="retrain and rescore existing runs and results")
+    p.add_argument("--no-verify", action="store_true", help="skip checking the dataset's shards against its manifest")
 
 
 def run(args) -> int:
@@ -37,6 +40,7 @@ def run(args) -> int:
     else:
         if not args.data:
             raise UserError("--data DIR is required (or pass --render-only)")
+        verify_unless_told(args)
         result = run_leaderboard(args.data, args.models, args.seeds, out, args.overwrite, profile=args.profile)
         rendered = result.rendered
         print(f"{len(result.written)} results written, {len(result.skipped)} kept from earlier runs")
@@ -44,6 +48,14 @@ def run(args) -> int:
             print(f"failed: {failure}")
     print(report(rendered))
     return 0
+
+
+def verify_unless_told(args) -> None:
+    """The cheap dataset verification before anything reads `args.data` (skipped with --no-verify)."""
+    if not args.no_verify:
+        from gunshot_bench.dataset.verify import check_dataset
+
+        check_dataset(args.data)
 
 
 def report(rendered) -> str:

@@ -38,13 +38,16 @@ def ensure_default_dataset(preset: str = "small", seed: int = 0, progress: bool 
     return out
 
 
-def load_dataset(config: str = "clean", data_dir: str | Path | None = None, build_if_missing: bool = True, **kwargs):
+def load_dataset(config: str = "clean", data_dir: str | Path | None = None, build_if_missing: bool = True,
+                 verify: bool = True, **kwargs):
     """`datasets.load_dataset` on the local gunshot-bench folder (offline; no Hub access).
 
     Args:
         config: "clean", "background", "crowd_noise", "energy" or "detection".
         data_dir: a built dataset folder; default: the local default location.
         build_if_missing: synthesise and build the default dataset when it is absent.
+        verify: check the shards' checksums and row counts against manifest.json first
+            (`gunshot_bench.dataset.verify.check_dataset`); DatasetCorrupt when they differ.
         **kwargs: passed to `datasets.load_dataset` (e.g. `split="train"`).
     """
     import datasets
@@ -54,6 +57,10 @@ def load_dataset(config: str = "clean", data_dir: str | Path | None = None, buil
     data_dir = Path(data_dir)
     if not (data_dir / "README.md").is_file():
         raise FileNotFoundError(f"{data_dir} is not a built gunshot-bench dataset (no README.md card)")
+    if verify:
+        from gunshot_bench.dataset.verify import check_dataset
+
+        check_dataset(data_dir)
     return datasets.load_dataset(str(data_dir), config, **kwargs)
 
 
