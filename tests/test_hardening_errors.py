@@ -181,3 +181,21 @@ def test_leaderboard_markdown_escapes_markup_from_result_fields(tmp_path):
     assert "## &lt;b onmouseover=alert(3)&gt;sim&lt;/b&gt;" in md
     body = md.split("\n", 1)[1]  # the first line is the page's own generated-by comment
     assert "<script" not in body and "<img" not in body and "<b " not in body
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("n_mfcc=-3", "lda hyperparameter n_mfcc must be a whole number >= 1 (default 20), got -3"),
+    ("n_mfcc=2.5", "n_mfcc must be a whole number >= 1"),
+])
+def test_invalid_hyperparameter_override_is_refused_before_reading_data(setting, message, tmp_path, capsys):
+    code = cli_main(["train", "--data", str(tmp_path / "no_such_dataset"), "--no-verify", "--model", "lda",
+                     "--task", "category", "--out", str(tmp_path / "run"), "--set", setting])
+    assert code == 2 and message in one_line_error(capsys)
+
+
+def test_valid_hyperparameters_still_construct():
+    from gunshot_bench.models import get
+
+    assert get("lda", n_mfcc=13).n_mfcc == 13 and get("svm", C=0.5).C == 0.5
+    with pytest.raises(ValueError, match="svm hyperparameter C must be a finite number >= 0"):
+        get("svm", C=float("nan"))

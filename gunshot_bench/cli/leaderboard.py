@@ -51,7 +51,13 @@ def run(args) -> int:
 
 
 def verify_unless_told(args) -> None:
-    """The cheap dataset verification before anything reads `args.data` (skipped with --no-verify)."""
+    """The cheap dataset verification before anything reads `args.data` (skipped with --no-verify).
+
+    The entry names are checked first: a typo there is the cheaper mistake to report.
+    """
+    from gunshot_bench.leaderboard.run import resolve_entries
+
+    resolve_entries(args.models, args.profile)
     if not args.no_verify:
         from gunshot_bench.dataset.verify import check_dataset
 

@@ -49,6 +49,10 @@ def run(args) -> int:
             overrides[key] = value
     if args.max_epochs is not None:
         overrides["max_epochs"] = args.max_epochs
+    from gunshot_bench.models.registry import check_params, model_class
+    from gunshot_bench.train import split_overrides
+
+    check_params(model_class(args.model), split_overrides(args.model, overrides)[1])  # before any data is read
     task = args.task or ("two_stage" if args.model == "audioresnet_two_stage" else "model")
     result = train_run(args.data, args.model, task, args.seed, args.out, overrides,
                        init_from=args.init_from, progress=True)

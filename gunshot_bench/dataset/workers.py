@@ -43,6 +43,7 @@ class MemoryUse:
         worst = max([self.children_peak_mb, *peaks])
         return {"parent_peak_rss_mb": round(self.parent_peak_mb, 1),
                 "worker_peak_rss_mb": round(worst, 1),
+                "worker_peaks_rss_mb": [round(p, 1) for p in peaks],  # each worker that finished a file
                 "workers_started": self.started,
                 # every live process at its own peak at the same moment: an upper bound of the build's peak
                 "build_peak_rss_bound_mb": round(self.parent_peak_mb + worst * self.workers, 1)}
