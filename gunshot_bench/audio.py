@@ -1,8 +1,10 @@
 """Audio: decoding (the one I/O edge), validation, downmix, resampling, segmentation, WAV bytes.
 
 Everything but `decode`, `open_stream` and `read_wav_header` is a pure function of arrays. Study A's
-segmentation: a recording is cut into consecutive, non-overlapping 2.0 s segments, the tail
-shorter than 2 s is dropped and a recording shorter than 2 s yields nothing.
+segmentation: a recording is cut into consecutive, non-overlapping 2.0 s segments and the tail
+shorter than 2 s is dropped. Study A also skipped a recording shorter than 2 s; real
+single-shot clips are often 0.25-2 s, so by default such a recording is kept as one segment,
+padded after its end (`pad_to_length`), and only one shorter than `MIN_DURATION_S` is refused.
 """
 
 from __future__ import annotations
@@ -17,8 +19,16 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from gunshot_bench.rng import derive_rng
+
 TARGET_SAMPLE_RATE = 44_100
 SEGMENT_DURATION_S = 2.0
+#: Shortest recording used at all (build, predict, evaluate): below it not even one shot's
+#: blast and decay fit (a muzzle blast plus its first reflections last ~0.1-0.2 s).
+MIN_DURATION_S = 0.2
+#: How a recording shorter than one segment is filled up: with its own noise floor, with
+#: zeros, or not at all ("none": skipped, as study A did).
+PAD_MODES = ("noise", "zeros", "none")
 
 
 class AudioError(Exception):
@@ -174,7 +184,7 @@ def decode(path: Path, start_s: float | None = None, end_s: float | None = None)
     blocks = list(stream.blocks())
     samples = np.concatenate(blocks) if len(blocks) != 1 else blocks[0]
     if samples.shape[0] == 0:
-        raise AudioError("no audio frames" + ("" if start_s is None else f" in {start_s}-{end_s} s"))
+        raise AudioError("no audio frames" + ("" if start_s is None else f" (in {start_s}-{end_s} s)"))
     return Decoded(samples=samples, sample_rate=stream.sample_rate)
 
 
@@ -183,7 +193,7 @@ def check_finite(samples: np.ndarray) -> None:
     finite = np.isfinite(samples)
     if not finite.all():
         n_bad = int(samples.size - np.count_nonzero(finite))
-        raise AudioError(f"contains {n_bad} NaN or infinite sample values")
+        raise AudioError(f"contains NaN or infinite sample values ({n_bad} of them)")
 
 
 def check_finite_and_audible(samples: np.ndarray) -> None:
@@ -225,6 +235,47 @@ def cut_segments(x: np.ndarray, count: int, sample_rate: int = TARGET_SAMPLE_RAT
     if x.shape[0] < needed:
         x = np.pad(x, (0, needed - x.shape[0]))
     return x[:needed].reshape(count, length)
+
+
+def noise_floor_rms(x: np.ndarray, sample_rate: int, frame_s: float = 0.01,
+                    percentile: float = 10.0) -> float:
+    """RMS of the clip's quiet stretches: the `percentile` of its 10 ms frame RMS values.
+
+    A low percentile rather than the minimum, so that one digitally silent frame (a fade, a
+    cut) does not set the floor to zero while the clip has a steady background elsewhere.
+    """
+    frame = max(1, int(round(frame_s * sample_rate)))
+    n = x.shape[0] // frame
+    if n == 0:
+        return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
+    rms = np.sqrt(np.mean(np.square(x[:n * frame].reshape(n, frame), dtype=np.float64), axis=1))
+    return float(np.percentile(rms, percentile))
+
+
+def pad_to_length(x: np.ndarray, n_samples: int, sample_rate: int = TARGET_SAMPLE_RATE,
+                  mode: str = "noise") -> np.ndarray:
+    """Extend a mono clip to `n_samples`, keeping its start (the onset) where it is.
+
+    `mode` "noise" appends white noise at the clip's own noise floor (`noise_floor_rms`), so the
+    padding sounds like the rest of the recording instead of a digital cut to silence; "zeros"
+    appends zeros. The noise is drawn from a generator keyed by the clip's own 16-bit samples,
+    so the result is a pure function of the clip (the same clip always gets the same padding).
+    A clip already `n_samples` long or longer is returned unchanged (trimming is not padding).
+
+    >>> pad_to_length(np.ones(3, np.float32), 5, mode="zeros").tolist()
+    [1.0, 1.0, 1.0, 0.0, 0.0]
+    """
+    if mode not in ("noise", "zeros"):
+        raise ValueError(f"pad mode must be 'noise' or 'zeros', got {mode!r}")
+    x = np.asarray(x, dtype=np.float32)
+    missing = n_samples - x.shape[0]
+    if missing <= 0:
+        return x
+    if mode == "zeros":
+        return np.concatenate([x, np.zeros(missing, np.float32)])
+    floor = noise_floor_rms(x, sample_rate)
+    rng = derive_rng(0, "pad", pcm_sha256(x))
+    return np.concatenate([x, (rng.standard_normal(missing) * floor).astype(np.float32)])
 
 
 def to_pcm16(x: np.ndarray) -> np.ndarray:

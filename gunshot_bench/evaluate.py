@@ -183,11 +183,13 @@ def collect_source(kind: str, path: Path | str, task: Task, progress: bool = Tru
             skipped.append(f"{item.rel_path}: {exc}")
             continue
         count = audio.n_segments(decoded.samples.shape[0], decoded.sample_rate)
-        if count == 0:
-            skipped.append(f"{item.rel_path}: shorter than {audio.SEGMENT_DURATION_S:g} s "
+        if decoded.duration_s < audio.MIN_DURATION_S:
+            skipped.append(f"{item.rel_path}: shorter than {audio.MIN_DURATION_S:g} s "
                            f"({decoded.duration_s:.3f} s)")
             continue
         mono = audio.resample(audio.to_mono(decoded.samples), decoded.sample_rate)
+        if count == 0:  # padded as a build pads it (one segment, its own noise floor after the end)
+            mono, count = audio.pad_to_length(mono, int(round(audio.SEGMENT_DURATION_S * audio.TARGET_SAMPLE_RATE))), 1
         for i, seg in enumerate(audio.cut_segments(mono, count)):
             waves.append(seg)
             labels.append(y)

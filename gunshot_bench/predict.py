@@ -26,7 +26,7 @@ from gunshot_bench.checkpoint import FORMAT_VERSION
 from gunshot_bench.features import CLIP_SAMPLES, SAMPLE_RATE, fix_length
 
 CLIP_MAX_S = 2.5
-MIN_DURATION_S = 0.5
+MIN_DURATION_S = audio.MIN_DURATION_S
 SILENCE_PEAK = 1e-4  # -80 dBFS: nothing audible to classify
 _ONSET_HOP = 512
 
@@ -188,7 +188,7 @@ def predict_files(paths, run_dir=None, top_k: int = 3, hop_s: float = 0.5,
             continue
         duration = len(x) / SAMPLE_RATE
         if duration <= CLIP_MAX_S:
-            ranked = _ranked(loaded, fix_length(x)[None], top_k)[0]
+            ranked = _ranked(loaded, fix_length(audio.pad_to_length(x, CLIP_SAMPLES, SAMPLE_RATE))[None], top_k)[0]
             dets = [Detection(0.0, duration, ranked[0][0], ranked[0][1], ranked[1:])]
             kind = "clip"
         else:

@@ -69,6 +69,8 @@ SPEED_OF_SOUND_MPS = 343.0
 
 # A firearm alias this short ("G18", "M9") is dropped when a longer firearm name is also present.
 _SHORT_CODE_CHARS = 3
+# A firearm alias made of digits alone needs at least this many ("1911", "870", "249").
+_MIN_NUMBER_ALIAS_DIGITS = 3
 
 LABEL_KINDS = frozenset({"model", "category", "gunshot", "background", "unresolved"})
 
@@ -281,7 +283,8 @@ def tokens(text: str) -> tuple[str, ...]:
     """
     # camelCase boundaries become separators ("RugerMarkIII"); matching is by concatenation,
     # so an extra boundary never breaks an alias.
-    text = _CAMEL_RE.sub(" ", unicodedata.normalize("NFKD", text.strip()))
+    # "7.62×39mm" (multiplication sign, as encyclopedias write calibres) reads like "7.62x39mm"
+    text = _CAMEL_RE.sub(" ", unicodedata.normalize("NFKD", text.strip().replace("×", "x")))
     text = text.lower()
     stem, dot, extension = text.rpartition(".")
     if dot and extension.strip() in _FILE_EXTENSIONS:
@@ -334,6 +337,7 @@ class _Entry:
     options: tuple[_Option, ...] = ()
     note: str = ""
     alias_text: str = ""  # the alias as written in the data (firearms: which spelling matched)
+    weak: bool = False  # a number alone ("870") or an everyday word ("Nova"): see `_weak_aliases`
 
 
 def _variants(alias: str) -> list[str]:
@@ -364,8 +368,15 @@ def _index() -> dict[str, _Entry]:
     def add(alias: str, entry: _Entry) -> None:
         key, *others = _variants(alias)
         if not any(ch.isalpha() for ch in key):
-            raise ValueError(f"taxonomy data: alias {alias!r} of {entry.alias!r} needs a letter "
-                             "(numbers alone are take ids, not names)")
+            # A number alone names a firearm only when it is long and distinctive ("1911", "870");
+            # shorter ones ("17", "47") are take ids. Even these match only weakly (`_weak_aliases`).
+            if not (key.isdigit() and len(key) >= _MIN_NUMBER_ALIAS_DIGITS and entry.kind == "firearm"):
+                raise ValueError(f"taxonomy data: alias {alias!r} of {entry.alias!r} needs a letter "
+                                 f"(numbers alone are take ids, not names, unless a firearm's number of "
+                                 f"{_MIN_NUMBER_ALIAS_DIGITS}+ digits)")
+            entry = dataclasses.replace(entry, weak=True)
+        elif entry.kind == "firearm" and key in everyday:
+            entry = dataclasses.replace(entry, weak=True)
         old = index.get(key)
         if old is not None and (old.kind, old.options) != (entry.kind, entry.options):
             raise ValueError(f"taxonomy data: alias {alias!r} means both {old.alias!r} ({old.kind}) "
@@ -373,6 +384,7 @@ def _index() -> dict[str, _Entry]:
         index[key] = entry
         variants.extend((other, entry) for other in others)
 
+    everyday = {_key(w) for w in data.get("everyday_words", [])}
     ambiguous_keys = {_key(a) for item in data["ambiguous"] for a in item["aliases"]}
     for item in data["ambiguous"]:
         options = tuple(_option_for(spec, models, entries) for spec in item["options"])
@@ -397,7 +409,36 @@ def _index() -> dict[str, _Entry]:
         add(alias, _Entry("background", alias))
     for key, entry in variants:  # spellings without '&' never override an explicit alias
         index.setdefault(key, entry)
+    brands = [tokens(a) for item in data["ambiguous"] if all("category" in o for o in item["options"])
+              for a in item["aliases"]]
+    for key, entry in _without_maker(models, entries, brands).items():
+        index.setdefault(key, entry)  # never overrides an explicit alias
     return index
+
+
+def _without_maker(models: dict, entries: dict, brands: list[tuple[str, ...]]) -> dict[str, _Entry]:
+    """Names without their maker ("Ruger GP100" -> "GP100", "Mossberg 500" -> "500"), derived for
+    every firearm whose name starts with a brand, so the data need not list them one by one.
+
+    Only model codes are derived: a remainder with letters and digits ("P226", "Model 29", "M70"),
+    or a number of 3+ digits ("500", weak like every number alone). A remainder of words alone
+    ("King Cobra", "Commander") is an everyday phrase and is not derived; a remainder two
+    firearms share ("15": AK-15 and FN 15) is dropped.
+    """
+    found: dict[str, list[_Entry]] = {}
+    named = [(m.name, _Option(m.category, model=m.name)) for m in models.values()]
+    named += [(e.name, _Option(e.category, catalogue=e.name)) for e in entries.values()]
+    for name, option in named:
+        toks = tokens(name)
+        brand = max((b for b in brands if len(b) < len(toks) and toks[:len(b)] == b), key=len, default=None)
+        if brand is None:
+            continue
+        key = _join(toks[len(brand):])
+        letters, digits = any(c.isalpha() for c in key), any(c.isdigit() for c in key)
+        if len(key) < 3 or not digits or (not letters and not key.isdigit()):
+            continue
+        found.setdefault(key, []).append(_Entry("firearm", name, (option,), alias_text=name, weak=not letters))
+    return {key: options[0] for key, options in found.items() if len(options) == 1}
 
 
 @functools.cache
@@ -473,11 +514,12 @@ def _resolve_cached(raw: str) -> Label:
     toks = tokens(raw)
     if not toks:
         return Label(raw, "unresolved", note="empty label (no letters or digits)")
-    if all(t.isdigit() for t in toks):
-        return Label(raw, "unresolved", note=f"numeric-only label {raw!r} names nothing")
     groups: dict[str, list[_Match]] = {}
     for match in _matches(toks):
         groups.setdefault(match.entry.kind, []).append(match)
+    _weak_aliases(toks, groups)
+    if all(t.isdigit() for t in toks) and not groups:
+        return Label(raw, "unresolved", note=f"numeric-only label {raw!r} names nothing")
     background = groups.pop("background", [])
     gunshot = groups.pop("gunshot", [])
     if groups:  # firearm, brand/ambiguous or category names
@@ -495,6 +537,33 @@ def _resolve_cached(raw: str) -> Label:
         return Label(raw, "background")
     return Label(raw, "unresolved", note=f"no firearm, category, gunshot or background name recognised in "
                                          f"{raw!r} (tokens: {' '.join(toks)})")
+
+
+def _weak_aliases(toks: tuple[str, ...], groups: dict[str, list[_Match]]) -> None:
+    """Keep a firearm named by a number alone ("870") or an everyday word ("Nova", "Vector")
+    only when that is the whole label or a category or brand word of the name agrees
+    ("1911_pistol", "Colt45_1911", "nova_shotgun"): a bare number inside a file name
+    ("shot_870.wav") is more likely a take id, and "chevy_nova_engine" is a car."""
+    numeric = [m for m in groups.get("firearm", []) if m.entry.weak]
+    if not numeric:
+        return
+    context = {o.category for kind in ("category", "ambiguous") for m in groups.get(kind, []) for o in m.entry.options}
+    for m in numeric:
+        if not (m.text == " ".join(toks) or m.entry.options[0].category in context):
+            groups["firearm"].remove(m)
+    if not groups["firearm"]:
+        del groups["firearm"]
+
+
+def close_matches(raw: str, n: int = 3) -> list[str]:
+    """Names of the taxonomy that look like `raw` (for a person fixing an unresolved label).
+
+    >>> close_matches("Glok 17")[0]
+    'Glock 17'
+    """
+    index = _index()
+    keys = difflib.get_close_matches(_key(raw), list(index), n=n * 4, cutoff=0.75)
+    return _unique(index[k].alias for k in keys)[:n]  # the firearm's name, or the word itself
 
 
 def _from_names(raw: str, groups: dict[str, list[_Match]]) -> Label:

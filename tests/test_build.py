@@ -65,8 +65,7 @@ def test_bad_input_tree_is_accounted_for(bad_tree, tmp_path, capsys):
     expect_skipped = {
         "glock_17/zero_bytes.wav": "empty file", "glock_17/text.wav": "not decodable",
         "glock_17/truncated.wav": "truncated WAV", "glock_17/nan.wav": "NaN", "glock_17/inf.wav": "infinite",
-        "glock_17/all_zero.wav": "silent", "glock_17/one_sample.wav": "shorter than 2 s",
-        "glock_17/short.wav": "shorter than 2 s",
+        "glock_17/all_zero.wav": "silent", "glock_17/one_sample.wav": "shorter than 0.2 s",
         # scan order is sorted, so MP5/ comes before glock_17/ and keeps the audio; the label clash is named
         "glock_17/good0.wav": "byte-identical to folder/MP5/duplicate.wav, labelled 'MP5' there but 'glock_17' here",
         "MP5/dangling.wav": "dangling", "MP5/.DS_Store": "hidden", "MP5/._clip.wav": "hidden",
@@ -77,12 +76,15 @@ def test_bad_input_tree_is_accounted_for(bad_tree, tmp_path, capsys):
     included = {rel: e["segments"] for rel, e in files.items() if e["status"] == "included"}
     assert included == {"MP5/duplicate.wav": 2, "glock_17/good1.wav": 2, "glock_17/good2.wav": 2,
                         "AK-47/ten_minutes.wav": 300, "AK-47/u8_8k.wav": 1, "AK-47/hires_stereo.wav": 1,
-                        "MP5/clip.mp3": 1, "MP5/clip.ogg": 1, "MP5/Schuss_größe_射击.wav": 1}
+                        "MP5/clip.mp3": 1, "MP5/clip.ogg": 1, "MP5/Schuss_größe_射击.wav": 1,
+                        "glock_17/short.wav": 1}  # 1.5 s: padded to one segment
+    assert files["glock_17/short.wav"]["padded"] and files["glock_17/short.wav"]["duration_s"] == 1.5
     assert files["AK-47/hires_stereo.wav"]["sample_rate"] == 192_000 and files["AK-47/hires_stereo.wav"]["channels"] == 2
-    assert f"{len(on_disk)} files found: 9 included, {len(on_disk) - 9} skipped" in line and "truncated WAV" in line
+    assert f"{len(on_disk)} files found: 10 included, {len(on_disk) - 10} skipped" in line and "truncated WAV" in line
+    assert "1 shorter than 0.2 s" in line  # the reason keeps its threshold
     waves = np.concatenate([load_arrays(tmp_path / "ds", "clean", s)[0] for s in ("train", "validation", "test")
                             if shard_paths(tmp_path / "ds", "clean", s)])
-    assert waves.shape == (311, 88_200) and np.isfinite(waves).all()
+    assert waves.shape == (312, 88_200) and np.isfinite(waves).all()
 
 
 def test_same_inputs_and_seed_give_identical_shards(folder_corpus, tmp_path):

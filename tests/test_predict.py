@@ -58,7 +58,7 @@ def files(tmp_path_factory):
     (d / "empty.wav").write_bytes(b"")
     sf.write(d / "zeros.wav", np.zeros(SAMPLE_RATE * 2, np.float32), SAMPLE_RATE)
     sf.write(d / "quiet.wav", 1e-6 * np.ones(SAMPLE_RATE * 2, np.float32), SAMPLE_RATE, subtype="FLOAT")
-    sf.write(d / "short.wav", clip[:int(0.2 * SAMPLE_RATE)], SAMPLE_RATE)
+    sf.write(d / "short.wav", clip[:int(0.1 * SAMPLE_RATE)], SAMPLE_RATE)  # below the 0.2 s minimum
     return d
 
 

@@ -21,16 +21,17 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from gunshot_bench.audio import SEGMENT_DURATION_S, TARGET_SAMPLE_RATE
+from gunshot_bench.audio import MIN_DURATION_S, PAD_MODES, SEGMENT_DURATION_S, TARGET_SAMPLE_RATE
 from gunshot_bench.dataset import card, ownership, report
 from gunshot_bench.dataset.report import BuildSummary
-from gunshot_bench.dataset.grouping import group_recordings
+from gunshot_bench.dataset.grouping import fixed_splits, group_recordings
 from gunshot_bench.dataset.process import FileResult, process_to_store, stored_wavs
 from gunshot_bench.dataset.schema import SPLITS, clean_features
 from gunshot_bench.dataset.shards import ShardWriter
 from gunshot_bench.dataset.split import DEFAULT_RATIOS, assign_splits
 from gunshot_bench.dataset.workers import Failed, MemoryUse, run_isolated
 from gunshot_bench.sources import SOURCE_KINDS, ClipRecord, SkippedFile, get_source
+from gunshot_bench.sources.grouping import GroupBy
 from gunshot_bench.taxonomy import CATEGORIES, MODELS
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,9 @@ class BuildConfig:
     ratios: tuple[float, float, float] = DEFAULT_RATIOS
     sample_rate: int = TARGET_SAMPLE_RATE
     segment_s: float = SEGMENT_DURATION_S
+    min_duration_s: float = MIN_DURATION_S
+    pad_mode: str = "noise"
+    group_by: str = ""
     file_timeout_s: float = 3600.0
 
     def __post_init__(self):
@@ -74,6 +78,12 @@ class BuildConfig:
                 raise ValueError(f"unknown source kind '{kind}'; known kinds: {', '.join(SOURCE_KINDS)}")
             if not Path(path).is_dir():
                 raise FileNotFoundError(f"source {kind}={path}: no such folder")
+        if self.pad_mode not in PAD_MODES:
+            raise ValueError(f"pad mode must be one of {', '.join(PAD_MODES)}, got '{self.pad_mode}'")
+        if not 0 < self.min_duration_s <= self.segment_s:
+            raise ValueError(f"--min-duration must be in (0, {self.segment_s:g}] s, got {self.min_duration_s:g}")
+        if self.group_by:
+            GroupBy(self.group_by)  # validates: a regular expression with a named group
         if not _VERSION.match(self.version):
             raise ValueError(f"version must look like X.Y.Z, got '{self.version}'")
         if self.variants:
@@ -132,7 +142,8 @@ def _process_all(records: list[ClipRecord], config: BuildConfig, store_dir: Path
     results: list[FileResult | None] = [None] * len(records)
     hashes: dict[str, str] = {}
     memory = MemoryUse()
-    jobs = [(r, config.sample_rate, config.segment_s, store_dir / f"{i:07d}.parquet") for i, r in enumerate(records)]
+    jobs = [(r, config.sample_rate, config.segment_s, config.min_duration_s, config.pad_mode,
+             store_dir / f"{i:07d}.parquet") for i, r in enumerate(records)]
     outcomes = run_isolated(process_to_store, jobs, workers, config.file_timeout_s, memory)
     for index, outcome in tqdm(outcomes, total=len(records), desc="decode + segment", unit="file", disable=not progress):
         if isinstance(outcome, Failed):
@@ -168,6 +179,8 @@ def _row(result: FileResult, seg, wav: bytes) -> dict:
         "orig_channels": result.orig_channels,
         "licence": r.licence,
         "segment_sha256": seg.sha256,
+        "padded": result.padded,
+        "orig_duration_s": result.duration_s,
     }
 
 
@@ -194,11 +207,13 @@ def build_dataset(config: BuildConfig, progress: bool = True) -> BuildSummary:
 
 def _build_into(stage: Path, out_dir: Path, config: BuildConfig, progress: bool) -> BuildSummary:
     records, skipped = _scan(config, progress)
+    records, unmatched = GroupBy(config.group_by).apply(records) if config.group_by else (records, [])
     store_dir = stage / "_segments"
     results, hashes, memory = _process_all(records, config, store_dir, progress)
     duplicates_of = report.byte_identical_files(results, hashes)
     grouping = group_recordings(results, duplicates_of)
-    split = assign_splits(grouping.strata, config.seed, config.ratios)
+    fixed, fixed_conflicts = fixed_splits(results, grouping)
+    split = assign_splits(grouping.strata, config.seed, config.ratios, fixed)
 
     features = clean_features()
     writers = {(c, s): ShardWriter(stage, c, s, features) for c in ("clean", "background") for s in SPLITS}
@@ -228,7 +243,8 @@ def _build_into(stage: Path, out_dir: Path, config: BuildConfig, progress: bool)
         for v in variant_summaries:
             counts[v.config] = dict(v.counts)
 
-    build_report = report.make_report(records, skipped, results, hashes, duplicates_of, grouping, split)
+    build_report = report.make_report(records, skipped, results, hashes, duplicates_of, grouping, split,
+                                      group_by=(config.group_by, unmatched), fixed_conflicts=fixed_conflicts)
     build_report["memory"] = memory
     (stage / "build_report.json").write_text(json.dumps(build_report, indent=1, ensure_ascii=False))
     manifest = card.make_manifest(stage, config, build_report, counts)

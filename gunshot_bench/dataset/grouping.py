@@ -82,3 +82,24 @@ def group_recordings(results: list[FileResult], duplicates_of: dict[str, str]) -
         votes[group_of[rec]].update(counter)
     strata = {g: max(sorted(c), key=lambda k: c[k]) for g, c in votes.items()}
     return Grouping(group_of, strata, pairs)
+
+
+def fixed_splits(results: list[FileResult], grouping: Grouping) -> tuple[dict[str, str], list[str]]:
+    """Group id -> the split its collection fixed (`ClipRecord.split`), and the conflicts.
+
+    A group whose recordings carry two different fixed splits (near-duplicates joined across
+    official folds) keeps the first in split order (train, validation, test) and is reported.
+    """
+    order = ("train", "validation", "test")
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for result in results:
+        r = result.record
+        if r.split and result.segments and r.recording_id in grouping.group_of:
+            wanted[grouping.group_of[r.recording_id]].add(r.split)
+    fixed, conflicts = {}, []
+    for group, splits in sorted(wanted.items()):
+        fixed[group] = min(splits, key=order.index)
+        if len(splits) > 1:
+            conflicts.append(f"{group}: its recordings are fixed to {', '.join(sorted(splits, key=order.index))} "
+                             f"by their collections; kept in {fixed[group]}")
+    return fixed, conflicts

@@ -6,6 +6,8 @@ length of the recording.
 Runs in worker processes, so it takes and returns plain picklable values. Resampling is done
 once per recording, before cutting: the cut points are the same instants as cutting at the
 native rate (study A), without the edge effects of resampling every 2 s piece separately.
+A recording shorter than one segment (but at least `min_duration_s`) becomes one padded
+segment (see `audio.pad_to_length`) unless the pad mode is "none".
 """
 
 from __future__ import annotations
@@ -43,18 +45,20 @@ class FileResult:
     orig_sample_rate: int = 0
     orig_channels: int = 0
     duration_s: float = 0.0
+    padded: bool = False
     reason: str | None = None
 
 
 def process_record(record: ClipRecord, sample_rate: int = audio.TARGET_SAMPLE_RATE,
-                   segment_s: float = audio.SEGMENT_DURATION_S,
-                   sink: Callable[[bytes], None] | None = None) -> FileResult:
+                   segment_s: float = audio.SEGMENT_DURATION_S, min_duration_s: float = audio.MIN_DURATION_S,
+                   pad_mode: str = "noise", sink: Callable[[bytes], None] | None = None) -> FileResult:
     """Decode, check, resample and cut one record, reading it block by block.
 
     Memory is bounded by the block size and one segment, not by the file's length: the audio
     is streamed through soxr's `ResampleStream` (whose output equals a one-shot resample of
     the whole recording) and each finished segment's WAV bytes go to `sink` (default: kept
-    in `Segment.wav`). Segment values do not depend on the block size.
+    in `Segment.wav`). Segment values do not depend on the block size. A recording shorter
+    than one segment is held whole (it is short) and padded (`audio.pad_to_length`).
     """
     result = FileResult(record)
     keep = sink is None
@@ -80,7 +84,7 @@ def process_record(record: ClipRecord, sample_rate: int = audio.TARGET_SAMPLE_RA
             while emitted < count and pending.shape[0] >= length:
                 _add_segment(result, emitted, offset_s, segment_s, pending[:length], sample_rate, sink, keep)
                 pending, emitted = pending[length:], emitted + 1
-            if emitted == count:
+            if emitted == count > 0:
                 pending = pending[:0]  # the tail shorter than a segment is dropped; keep reading to check it
         if resampler is not None and read < stream.frames:  # the file ended early: flush the resampler
             pending = np.concatenate([pending, resampler.resample_chunk(np.zeros(0, np.float32), last=True)])
@@ -90,10 +94,15 @@ def process_record(record: ClipRecord, sample_rate: int = audio.TARGET_SAMPLE_RA
         return FileResult(record, reason=str(exc))
     except OSError as exc:  # unreadable: permissions, vanished, a device file
         return FileResult(record, reason=f"cannot read the file ({exc.strerror or exc})")
-    if count == 0:
-        result.reason = f"shorter than {segment_s:g} s ({result.duration_s:.3f} s): no whole segment"
-        return result
-    if emitted < count:  # resampling left the last segment a few samples short: zero-pad it
+    if result.duration_s < min_duration_s:
+        return FileResult(record, reason=f"shorter than {min_duration_s:g} s ({result.duration_s:.3f} s): too short to use")
+    if count == 0 and pad_mode == "none":
+        return FileResult(record, reason=f"shorter than {segment_s:g} s ({result.duration_s:.3f} s): no whole segment")
+    if count == 0:  # a short recording: its whole resampled audio is in `pending`
+        _add_segment(result, 0, offset_s, segment_s, audio.pad_to_length(pending, length, sample_rate, pad_mode),
+                     sample_rate, sink, keep)
+        result.padded = True
+    elif emitted < count:  # resampling left the last segment a few samples short: zero-pad it
         _add_segment(result, emitted, offset_s, segment_s, np.pad(pending, (0, length - pending.shape[0])),
                      sample_rate, sink, keep)
     if not result.segments:
@@ -121,10 +130,10 @@ _STORE_SCHEMA = pa.schema([("wav", pa.binary())])
 def process_to_store(args) -> tuple[FileResult, str]:
     """Worker job of the build: `process_record` with the WAVs streamed to a parquet store file.
 
-    `args` is (record, sample_rate, segment_s, store_path). Returns the result (segments
+    `args` is (record, sample_rate, segment_s, min_duration_s, pad_mode, store_path). Returns the result (segments
     without their bytes) and the file's sha256 ("" when unreadable).
     """
-    record, sample_rate, segment_s, store_path = args
+    record, sample_rate, segment_s, min_duration_s, pad_mode, store_path = args
     try:
         digest = file_sha256(record.path)
     except OSError:
@@ -145,7 +154,7 @@ def process_to_store(args) -> tuple[FileResult, str]:
             flush()
 
     try:
-        result = process_record(record, sample_rate, segment_s, sink=sink)
+        result = process_record(record, sample_rate, segment_s, min_duration_s, pad_mode, sink=sink)
         flush()
     finally:
         if writer is not None:

@@ -43,9 +43,15 @@ def byte_identical_files(results: list[FileResult], hashes: dict[str, str]) -> d
 
 
 def reason_class(reason: str) -> str:
-    """A reason without its specifics (numbers, names), to count reasons of one kind together."""
+    """A reason without its specifics (what follows ':', '(' or ';'), to count reasons of one
+    kind together. Numbers before that are kept: they are the build's thresholds
+    ("shorter than 0.2 s"), the same for every file, and a person needs them.
+
+    >>> reason_class("shorter than 0.2 s (0.113 s): too short to use")
+    'shorter than 0.2 s'
+    """
     head = re.split(r"[:(;]", reason, maxsplit=1)[0]
-    return re.sub(r"\s+", " ", re.sub(r"[\d.]+", "N", head)).strip()
+    return re.sub(r"\s+", " ", head).strip()
 
 
 def _skip_entry(s: SkippedFile) -> dict:
@@ -56,9 +62,39 @@ def _skip_entry(s: SkippedFile) -> dict:
     return entry
 
 
+#: A split whose files average this many per recording group is warned about: its scores
+#: rest on few independent recordings (or the files are slices whose grouping was missed).
+MANY_FILES_PER_GROUP = 10
+
+
+def split_groups(ordered: list[dict]) -> tuple[dict[str, dict], list[str]]:
+    """Per split: files, groups and files per group; and a warning for each split with many
+    files per group, or with one group holding most of its files."""
+    files: dict[str, Counter] = {}
+    for e in ordered:
+        if e["status"] == "included":
+            files.setdefault(e["split"], Counter())[e["group"]] += 1
+    stats, warnings = {}, []
+    for name in ("train", "validation", "test"):
+        per_group = files.get(name)
+        if not per_group:
+            continue
+        n_files, n_groups = sum(per_group.values()), len(per_group)
+        biggest, biggest_n = per_group.most_common(1)[0]
+        stats[name] = {"files": n_files, "groups": n_groups, "files_per_group": round(n_files / n_groups, 2),
+                       "largest_group": biggest, "largest_group_files": biggest_n}
+        if n_files / n_groups >= MANY_FILES_PER_GROUP:
+            warnings.append(f"{name}: {n_files} files in {n_groups} recording group(s) "
+                            f"({n_files / n_groups:.1f} files per group): few independent recordings")
+        elif n_files >= MANY_FILES_PER_GROUP and biggest_n > n_files / 2:
+            warnings.append(f"{name}: one recording group ({biggest}) holds {biggest_n} of its {n_files} files")
+    return stats, warnings
+
+
 def make_report(records: list[ClipRecord], skipped: list[SkippedFile], results: list[FileResult],
                 hashes: dict[str, str], duplicates_of: dict[str, str], grouping: Grouping,
-                split: SplitResult) -> dict:
+                split: SplitResult, group_by: tuple[str, list[str]] = ("", []),
+                fixed_conflicts: list[str] = ()) -> dict:
     files: dict[tuple[str, str], dict] = {}
     index_entries = []
     for s in skipped:
@@ -73,7 +109,11 @@ def make_report(records: list[ClipRecord], skipped: list[SkippedFile], results: 
                                        "sha256": hashes.get(str(r.path), ""), "reasons": []})
         entry.update(sample_rate=result.orig_sample_rate, channels=result.orig_channels,
                      label_raw=r.raw_label, label_kind=r.label.kind, licence=r.licence, category=r.label.category, model=r.label.model,
-                     recording_id=r.recording_id)
+                     recording_id=r.recording_id, duration_s=round(result.duration_s, 4))
+        if result.padded:
+            entry["padded"] = True
+        if r.label.note:
+            entry["label_note"] = r.label.note
         span = "" if r.start_s is None else f" [{r.start_s:g}-{r.end_s:g} s]"
         if str(r.path) in duplicates_of:
             entry["reasons"].append(f"byte-identical to {duplicates_of[str(r.path)]} (kept once)")
@@ -92,6 +132,11 @@ def make_report(records: list[ClipRecord], skipped: list[SkippedFile], results: 
             entry["notes"] = reasons  # e.g. one time range of a file failed, others were used
     ordered = [files[k] for k in sorted(files)]
     skipped_entries = [e for e in ordered if e["status"] == "skipped"]
+    per_split, warnings = split_groups(ordered)
+    regex, unmatched = group_by
+    if regex and unmatched:
+        warnings.append(f"--group-by {regex!r} matched no recording id in {len(unmatched)} file(s) "
+                        f"(each kept as its own recording), e.g. {unmatched[0]}")
     return {
         "package_version": __version__,
         "summary": {
@@ -99,6 +144,7 @@ def make_report(records: list[ClipRecord], skipped: list[SkippedFile], results: 
             "files_included": len(ordered) - len(skipped_entries),
             "files_skipped": len(skipped_entries),
             "segments": sum(e.get("segments", 0) for e in ordered),
+            "files_padded": sum(1 for e in ordered if e["status"] == "included" and e.get("padded")),
             "skip_reasons": dict(Counter(reason_class(e["reason"]) for e in skipped_entries).most_common()),
             "index_entries_skipped": len(index_entries),
         },
@@ -107,7 +153,9 @@ def make_report(records: list[ClipRecord], skipped: list[SkippedFile], results: 
         "near_duplicates": [{"a": p.a, "b": p.b, "bit_error": p.bit_error} for p in grouping.duplicates],
         "split": {"moves": split.moves, "unmet": split.unmet,
                   "groups": len(split.assignment),
-                  "groups_per_split": dict(Counter(split.assignment.values()))},
+                  "groups_per_split": dict(Counter(split.assignment.values())),
+                  "per_split": per_split, "group_by": regex or None, "fixed_conflicts": list(fixed_conflicts),
+                  "warnings": warnings},
     }
 
 
@@ -122,6 +170,8 @@ class BuildSummary:
     segments: dict[str, dict[str, int]] = field(default_factory=dict)
     skip_reasons: dict[str, int] = field(default_factory=dict)
     fingerprint: str = ""
+    groups: int = 0
+    warnings: list[str] = field(default_factory=list)
     memory: dict = field(default_factory=dict)
 
     def line(self) -> str:
@@ -130,13 +180,16 @@ class BuildSummary:
         reasons = "; ".join(f"{n} {r}" for r, n in self.skip_reasons.items())
         rows = ", ".join(f"{c} {sum(s.values())}" for c, s in self.segments.items())
         return (f"{self.files_found} files found: {self.files_included} included, {self.files_skipped} skipped"
-                f"{' (' + reasons + ')' if reasons else ''}; {total} rows ({rows}) -> {self.out_dir}"
+                f"{' (' + reasons + ')' if reasons else ''}; {self.groups} recording groups; {total} rows ({rows})"
+                f" -> {self.out_dir}"
                 + (f"; peak memory {self.memory['worker_peak_rss_mb']:.0f} MiB per worker, "
-                   f"{self.memory['parent_peak_rss_mb']:.0f} MiB main process" if self.memory else ""))
+                   f"{self.memory['parent_peak_rss_mb']:.0f} MiB main process" if self.memory else "")
+                + "".join(f"\nwarning: {w}" for w in self.warnings))
 
 
 def summarise(out_dir: Path, build_report: dict, counts: dict, fingerprint: str) -> BuildSummary:
     s = build_report["summary"]
     return BuildSummary(out_dir=out_dir, files_found=s["files_found"], files_included=s["files_included"],
                         files_skipped=s["files_skipped"], segments=counts, skip_reasons=s["skip_reasons"],
-                        fingerprint=fingerprint)
+                        fingerprint=fingerprint, groups=build_report["split"]["groups"],
+                        warnings=build_report["split"]["warnings"])

@@ -35,6 +35,8 @@ def clean_features() -> datasets.Features:
             "orig_channels": datasets.Value("int32"),
             "licence": datasets.Value("string"),
             "segment_sha256": datasets.Value("string"),
+            "padded": datasets.Value("bool"),
+            "orig_duration_s": datasets.Value("float32"),
         }
     )
 

@@ -42,8 +42,12 @@ def hashed_split(group_id: str, seed: int, ratios: tuple[float, float, float] = 
 
 
 def assign_splits(strata: dict[str, str], seed: int,
-                  ratios: tuple[float, float, float] = DEFAULT_RATIOS) -> SplitResult:
+                  ratios: tuple[float, float, float] = DEFAULT_RATIOS,
+                  fixed: dict[str, str] | None = None) -> SplitResult:
     """Assign each group (id -> stratum label) to a split.
+
+    `fixed` (group id -> split) holds the groups whose collection assigns their split (official
+    folds): they keep it, and the repair neither moves them nor counts on them.
 
     Example:
         >>> r = assign_splits({f"rec{i}": "Glock 17" for i in range(3)}, seed=0)
@@ -52,9 +56,10 @@ def assign_splits(strata: dict[str, str], seed: int,
     """
     if abs(sum(ratios) - 1.0) > 1e-9 or min(ratios) <= 0:
         raise ValueError(f"split ratios must be positive and sum to 1, got {ratios}")
-    assignment = {g: hashed_split(g, seed, ratios) for g in sorted(strata)}
+    fixed = fixed or {}
+    assignment = {g: fixed.get(g) or hashed_split(g, seed, ratios) for g in sorted(strata)}
     by_stratum: dict[str, list[str]] = defaultdict(list)
-    for g in sorted(strata):
+    for g in sorted(set(strata) - set(fixed)):
         by_stratum[strata[g]].append(g)
     moves, unmet = [], []
     for stratum, groups in sorted(by_stratum.items()):

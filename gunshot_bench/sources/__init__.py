@@ -10,7 +10,7 @@ from types import ModuleType
 
 from gunshot_bench.sources.base import ClipRecord, SkippedFile
 
-_KINDS = ("kaggle", "youtube", "baseline", "folder", "noise", "sim")
+_KINDS = ("kaggle", "youtube", "baseline", "folder", "noise", "sim", "urbansound8k", "esc50", "fsd50k")
 
 
 def get_source(kind: str) -> ModuleType:

@@ -33,6 +33,8 @@ class ClipRecord:
         licence: licence of the audio (SPDX id or a short statement).
         start_s, end_s: optional time range within the file (None: the whole file).
         extra: collection-specific metadata kept for the manifest (device, channel, ...).
+        split: the split the collection itself assigns (its official folds or dev/eval
+            partition), which the build keeps; None lets the build's grouped split decide.
     """
 
     path: Path
@@ -45,6 +47,7 @@ class ClipRecord:
     start_s: float | None = None
     end_s: float | None = None
     extra: dict = field(default_factory=dict, compare=False, hash=False)
+    split: str | None = None
 
 
 @dataclass(frozen=True)
