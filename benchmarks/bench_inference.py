@@ -123,8 +123,8 @@ def time_predict(path: Path, run: Path, engine: str) -> dict:
     stats = pstats.Stats(prof, stream=io.StringIO())
     parts = {}
     for (file, _, name), row in stats.stats.items():
-        for key, (f, n) in {"decode_s": ("predict.py", "read_mono"), "detect_s": ("predict.py", "detect_shots"),
-                            "classify_s": ("predict.py", "_ranked")}.items():
+        for key, (f, n) in {"decode_s": ("predict.py", "stream_mono"), "detect_s": ("onsets.py", "detect_events"),
+                            "classify_s": ("predict.py", "classify_batch")}.items():
             if file.endswith(f) and name == n:
                 parts[key] = round(row[3], 1)
     return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "events": len(res.detections), "ok": res.ok, **parts,

@@ -1,10 +1,10 @@
-"""Compare simulated gunshots with real recordings (not a test; reads ../shared when present).
+"""Compare simulated gunshots with real recordings (not a test).
 
 Usage: python benchmarks/calibrate_sim.py [--reference DIR] [--seeds 4]
 
-The reference is the Free Firearm Sound Library subset in
-../shared/reference_audio/free_firearm_sound_library/ (9 CC0 files, 192 kHz stereo). When it is
-absent the script says so and exits 0. Measured on each real file (channel 0) and on simulated
+The reference is the Free Firearm Sound Library subset in benchmarks/reference_audio/ (9 CC0
+files, 48 kHz 24-bit stereo FLAC converted from the 192 kHz originals; see its README.md). When
+it is absent the script says so and exits 0. Measured on each real file (channel 0) and on simulated
 clips of the nearest models in matching geometries (96 kHz, measurement microphone, no codec,
 no AGC, no ambience, so that the physics is compared rather than the web recording chain):
 
@@ -33,19 +33,19 @@ from gunshot_bench.sim.presets import RecordingPlan
 from gunshot_bench.sim.recording import render_gunshot
 from gunshot_bench.taxonomy import get_model
 
-DEFAULT_REF = Path(__file__).resolve().parents[2] / "shared" / "reference_audio" / "free_firearm_sound_library"
+DEFAULT_REF = Path(__file__).resolve().parent / "reference_audio"
 CLEAN = chain.ChainParams("measurement", 20.0, 20000.0, False, -20.0, 0.003, 0.5, "none", 1.0, "none", 0.0)
-#: real file -> (simulated model, distance m, azimuth deg, why)
+#: real file (stem) -> (simulated model, distance m, azimuth deg, why)
 PAIRS = {
-    "AK-47_C_24.wav": ("AK-47", 50.0, 40.0, "far, in front; geometry set to the observed 9.5 ms crack lead"),
-    "AK-47_C_30.wav": ("AK-47", 5.0, 60.0, "near, in front, long burst"),
-    "AK-47_C_38.wav": ("AK-47", 25.0, 30.0, "mid distance, in front"),
-    "AK-47_C_44.wav": ("AK-47", 5.0, 170.0, "behind the shooter, long burst"),
-    "Carl_Gustav_M45_Swedish_K_G_18.wav": ("Uzi", 25.0, 30.0, "9 mm open-bolt SMG ~600 rpm, mid"),
-    "Carl_Gustav_M45_Swedish_K_G_23.wav": ("Uzi", 80.0, 20.0, "9 mm open-bolt SMG ~600 rpm, far"),
-    "Carl_Gustav_M45_Swedish_K_G_24.wav": ("Uzi", 25.0, 30.0, "9 mm open-bolt SMG ~600 rpm, mid"),
-    "Ruger_10-22_Q_1.wav": ("S&W .38 Revolver", 1.5, 90.0, "suppressed .22 at the muzzle: no close model"),
-    "Ruger_Mark_III_R_34.wav": ("Glock 17", 5.0, 60.0, ".22 pistol vs the weakest 9 mm pistol"),
+    "AK-47_C_24": ("AK-47", 50.0, 40.0, "far, in front; geometry set to the observed 9.5 ms crack lead"),
+    "AK-47_C_30": ("AK-47", 5.0, 60.0, "near, in front, long burst"),
+    "AK-47_C_38": ("AK-47", 25.0, 30.0, "mid distance, in front"),
+    "AK-47_C_44": ("AK-47", 5.0, 170.0, "behind the shooter, long burst"),
+    "Carl_Gustav_M45_Swedish_K_G_18": ("Uzi", 25.0, 30.0, "9 mm open-bolt SMG ~600 rpm, mid"),
+    "Carl_Gustav_M45_Swedish_K_G_23": ("Uzi", 80.0, 20.0, "9 mm open-bolt SMG ~600 rpm, far"),
+    "Carl_Gustav_M45_Swedish_K_G_24": ("Uzi", 25.0, 30.0, "9 mm open-bolt SMG ~600 rpm, mid"),
+    "Ruger_10-22_Q_1": ("S&W .38 Revolver", 1.5, 90.0, "suppressed .22 at the muzzle: no close model"),
+    "Ruger_Mark_III_R_34": ("Glock 17", 5.0, 60.0, ".22 pistol vs the weakest 9 mm pistol"),
 }
 RATE = 48_000
 
@@ -146,11 +146,11 @@ def main() -> int:
     print("| file | sim model @ geometry | " + " | ".join(keys) + " |")
     print("|---|---|" + "---|" * len(keys))
     for name in files:
-        if name not in PAIRS:
+        if Path(name).stem not in PAIRS:
             continue
         x, fs = sf.read(args.reference / name, always_2d=True)
         real = measure(x[:, 0], fs)
-        model, dist, az, why = PAIRS[name]
+        model, dist, az, why = PAIRS[Path(name).stem]
         sims = simulate(model, dist, az, args.seeds, burst="burst" in why or "SMG" in why)
         with np.errstate(all="ignore"):
             import warnings

@@ -52,6 +52,42 @@ def _ok(value, target, lower_is_better=True) -> str:
     return "met" if good else "NOT met"
 
 
+def _predict_long(p: dict) -> list[str]:
+    """The section of `bench_predict_long.py`: memory and time of `predict` on long recordings."""
+    if not p:
+        return []
+    lines = ["## `predict` on long recordings (streamed in blocks)", "", f"`{p.get('command')}` (load {_load(p)})", ""]
+    if "error" in p:
+        return lines + [f"error: {p['error']}", ""]
+    t = p.get("targets", {})
+    lines += [f"Generated scene audio ({p.get('sample_rate')} Hz, {p.get('channels')} channels, 16-bit WAV: "
+              f"pink noise, shots and bursts of 3-30 shots at 600-1000 rpm every {p.get('mean_gap_s')} s on "
+              "average, and non-shot thuds; see the script). Each run is a fresh process with the default "
+              "network (onnxruntime) reporting its own peak RSS; \"model only\" loads the model and "
+              f"nothing else: {_get(p, 'model_only', 'peak_rss_mb')} MB.", "",
+              "| recording | windows per batch | file MB | events placed (shots) | events found (shots) | wall s | CPU s | wall s per hour | peak RSS MB |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for r in p.get("recordings", {}).values():
+        sc = r.get("scene", {})
+        lines.append(f"| {r.get('duration_s', 0) / 60:.0f} min | {r.get('batch', p.get('batch'))} | {r.get('file_mb')} | "
+                     f"{sc.get('events')} ({sc.get('shots')}) | "
+                     f"{r.get('events')} ({r.get('shots')}) | {r.get('wall_s')} | {r.get('cpu_s')} | "
+                     f"{r.get('s_per_hour')} | {r.get('peak_rss_mb')} |")
+    rows = [r for r in p.get("recordings", {}).values() if r.get("batch", p.get("batch")) == p.get("batch")]
+    hour = next((r for r in rows if r.get("duration_s") == 3600), None)
+    peak = max((r.get("peak_rss_mb", 0) for r in rows), default=None)
+    ratio = p.get("rss_ratio_longest_shortest")
+    lines += ["", f"Targets: peak RSS <= {t.get('peak_rss_mb')} MB for any length: {peak} MB, "
+              f"{_ok(peak, t.get('peak_rss_mb', 0))}; longest / shortest peak RSS <= {t.get('rss_ratio_1h_10min')}: "
+              f"{ratio}, {_ok(ratio, t.get('rss_ratio_1h_10min', 0))}; one hour in < {t.get('s_per_hour')} s (wall): "
+              f"{_get(hour or {}, 's_per_hour')} s, {_ok(_get(hour or {}, 's_per_hour'), t.get('s_per_hour', 0))} "
+              f"(at predict's default of {p.get('batch')} windows per batch; wall and CPU time are the "
+              "`predict_files` call, loading the model included)."
+              + (f" The row with another batch size: `{p['other_batch_command']}`." if p.get("other_batch_command") else ""),
+              ""]
+    return lines
+
+
 def render(results: dict) -> str:
     parts = results.get("parts", {})
     m = results.get("machine_at_start", {})
@@ -178,6 +214,7 @@ def render(results: dict) -> str:
             steps = ", ".join(f"{s} {v} s" for s, v in r.get("steps_s", {}).items())
             lines += [f"- total {r.get('wall_s')} s ({r.get('wall_s', 0) / 60:.1f} min): {steps}"]
         lines += [f"- median over {b.get('repeats')} run(s): {b.get('median_wall_s')} s", ""]
+    lines += _predict_long(parts.get("predict_long", {}))
     missing = [k for k in results.get("expected_parts", []) if k not in parts]
     if missing:
         lines += ["## Not measured in this run", "",

@@ -42,6 +42,7 @@ def plan(quick: bool) -> dict[str, list[str]]:
             "build_4x": ["bench_build.py", "--clips", "1200", "--repeats", "1"],
             "build_16x": ["bench_build.py", "--clips", "4800", "--repeats", "1"],
             "leaderboard_tiny": ["bench_leaderboard.py", "--preset", "tiny"],
+            "predict_long": ["bench_predict_long.py", "--durations-s", "60,360"],
         }
     return {
         "features": ["bench_features.py", "--clips", "64", "--repeats", "5"],
@@ -54,6 +55,7 @@ def plan(quick: bool) -> dict[str, list[str]]:
         "training_paper": ["bench_train_paper.py", "--seeds", "0", "--paths", "fast,plain"],
         "leaderboard_small": ["bench_leaderboard.py", "--preset", "small"],
         "leaderboard_paper": ["bench_leaderboard.py", "--preset", "paper"],
+        "predict_long": ["bench_predict_long.py", "--durations-s", "600,3600"],
     }
 
 

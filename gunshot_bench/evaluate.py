@@ -81,14 +81,23 @@ class DataCache:
             self._arrays[key] = load_arrays(self.data_dir, config, split)
         return self._arrays[key]
 
-    def test_set(self, task: Task, config: str | None = None, split: str = "test") -> TestSet:
-        """The task's labelled rows of `config` (default: the task's own config) in `split`."""
+    def protocol_arrays(self, config: str, split: str, protocol: str = "grouped"):
+        """`dataset.read.load_protocol_arrays` through this cache."""
+        from gunshot_bench.dataset.read import load_protocol_arrays
+
+        return load_protocol_arrays(self.data_dir, config, split, protocol, load=lambda _d, c, s: self.arrays(c, s))
+
+    def test_set(self, task: Task, config: str | None = None, split: str = "test",
+                 protocol: str = "grouped") -> TestSet:
+        """The task's labelled rows of `config` (default: the task's own config) in `split`
+        under a split protocol (the test set of the `segment` protocol is named `<config>/segment`)."""
         config = config or task.config
-        X, frame = self.arrays(config, split)
+        X, frame = self.protocol_arrays(config, split, protocol)
         if len(frame) == 0:
             raise ValueError(f"{self.data_dir}: config '{config}' has no {split} rows")
         mask, y = dataclasses.replace(task, config=config).select(frame)
-        return TestSet(config, X[mask], y, frame[mask].reset_index(drop=True))
+        name = config if protocol == "grouped" else f"{config}/{protocol}"
+        return TestSet(name, X[mask], y, frame[mask].reset_index(drop=True))
 
 
 def predict_clips(model, X: np.ndarray, task: Task) -> tuple[np.ndarray, np.ndarray | None, float]:
@@ -129,7 +138,8 @@ def score_predictions(
     return evaluate_seeds(
         task.name, y_true, predictions, task.label_names, model_to_category=m2c,
         category_names=taxonomy.CATEGORIES, detection=detection, bootstrap=bootstrap,
-        rng=derive_rng(bootstrap.seed, "bootstrap", task.name, *rng_keys),
+        # the flat and two-stage model tasks share one test set and one table: same resamples
+        rng=derive_rng(bootstrap.seed, "bootstrap", "model" if task.name in MODEL_LEVEL else task.name, *rng_keys),
     )
 
 

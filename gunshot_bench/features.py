@@ -29,6 +29,11 @@ HOP_LENGTH = 256
 PAPER_MEAN = 0.1877
 PAPER_STD = 0.4756
 
+#: Version of the feature code. Bump it whenever any feature function changes its values;
+#: every result records it, and the committed-results test refuses results of another version.
+#: 2: MFCC dB floor per clip (it was relative to the loudest clip of the whole batch).
+FEATURES_VERSION = 2
+
 N_MFCC = 20
 MFCC_N_FFT = 2048
 MFCC_HOP_LENGTH = 512
@@ -166,10 +171,30 @@ def mfcc_frames(x: np.ndarray, n_mfcc: int = N_MFCC, n_fft: int = MFCC_N_FFT,
 _MFCC_CHUNK = 256
 
 
+@functools.lru_cache(maxsize=4)
+def _mel_basis(n_fft: int, n_mels: int) -> np.ndarray:
+    basis = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=n_fft, n_mels=n_mels)
+    basis.flags.writeable = False
+    return basis
+
+
 def _mfcc_frames(x, n_mfcc, n_fft, hop_length, n_mels) -> np.ndarray:
-    mfcc = librosa.feature.mfcc(y=x, sr=SAMPLE_RATE, n_mfcc=n_mfcc, n_fft=n_fft,
-                                hop_length=hop_length, n_mels=n_mels)
-    return np.ascontiguousarray(np.swapaxes(mfcc, -1, -2), dtype=np.float32)
+    """librosa's MFCC (`librosa.feature.mfcc` defaults), computed so that batching cannot change it.
+
+    Why not `librosa.feature.mfcc(y=x)` on the batch: (1) its `power_to_db` floors at top_db
+    (80 dB) below the loudest value of the WHOLE input array, so a quiet clip's coefficients
+    depended on the loudest clip batched with it; (2) its mel projection is one einsum over the
+    batch, whose BLAS blocking (hence rounding) depends on the batch size. The STFT stays
+    batched (per frame, so exact); the mel projection and the dB floor are taken clip by clip.
+    """
+    single = x.ndim == 1
+    x2 = x[None] if single else x
+    power = np.abs(librosa.stft(x2, n_fft=n_fft, hop_length=hop_length)) ** 2
+    basis = _mel_basis(n_fft, n_mels)
+    db = np.stack([librosa.power_to_db(basis @ p) for p in power])
+    mfcc = np.stack([librosa.feature.mfcc(S=d, n_mfcc=n_mfcc) for d in db])
+    out = np.ascontiguousarray(np.swapaxes(mfcc, -1, -2), dtype=np.float32)
+    return out[0] if single else out
 
 
 def mfcc_stats(x: np.ndarray, **mfcc_kwargs) -> np.ndarray:

@@ -421,7 +421,10 @@ def evaluate_seeds(
 
     Returns:
         {"n_test", "per_seed": [{"seed", "scores", "intervals", "per_class",
-        "confusion_matrix"}], "aggregate": {metric: {mean, std, ci_low, ci_high}}}.
+        "confusion_matrix"}], "aggregate": {metric: {mean, std, ci_low, ci_high}},
+        "resamples": {metric: array [n_seeds, n_resamples] of the score on each resample}}.
+        The resamples depend on `rng` and the clip count only, so two models scored on one
+        test set with the same `rng` seed are resampled identically (paired differences).
     """
     if not predictions:
         raise ValueError("no seed predictions to score")
@@ -456,5 +459,6 @@ def evaluate_seeds(
         else:
             boot_means = None
         aggregate[metric] = aggregate_seeds(values, boot_means, bootstrap.confidence)
-    return {"n_test": int(y_true.size), "per_seed": per_seed, "aggregate": aggregate}
+    resamples = {m: np.stack([b[m] for b in boots]) for m in boots[0]}
+    return {"n_test": int(y_true.size), "per_seed": per_seed, "aggregate": aggregate, "resamples": resamples}
 

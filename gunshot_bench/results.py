@@ -21,7 +21,10 @@ from pathlib import Path
 import numpy as np
 from jsonschema import Draft202012Validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+PROTOCOLS = ("grouped", "segment")
+DATA_ORIGINS = ("simulated", "real", "mixed", "unknown")
+RESAMPLE_DECIMALS = 5
 
 
 class ResultError(ValueError):
@@ -116,9 +119,11 @@ def utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def result_filename(entry: str, task: str, eval_config: str, kind: str = "leaderboard") -> str:
-    """`<entry>__<task>__<config>.json` (robustness results get a `robustness__` prefix)."""
-    stem = f"{entry}__{task}__{eval_config}"
+def result_filename(entry: str, task: str, eval_config: str, kind: str = "leaderboard",
+                    protocol: str = "grouped") -> str:
+    """`<entry>__<task>__<config>.json`; robustness and reference results get a `<kind>__`
+    prefix, the segment protocol a `__segment` suffix."""
+    stem = f"{entry}__{task}__{eval_config}" + ("" if protocol == "grouped" else f"__{protocol}")
     return f"{stem}.json" if kind == "leaderboard" else f"{kind}__{stem}.json"
 
 
@@ -182,6 +187,14 @@ def load_results(root: Path | str) -> tuple[list[tuple[Path, dict]], list[BadRes
     return good, bad
 
 
+def _resamples(evaluation: dict, metric: str) -> dict:
+    """{"resamples": per-seed bootstrap scores of `metric`} rounded (to keep files small), or {}."""
+    boot = (evaluation.get("resamples") or {}).get(metric)
+    if boot is None:
+        return {}
+    return {"resamples": np.round(np.asarray(boot, dtype=np.float64), RESAMPLE_DECIMALS)}
+
+
 def build_result(
     *,
     kind: str,
@@ -200,6 +213,9 @@ def build_result(
     breakdown: dict | None = None,
     date: str | None = None,
     notes: str | None = None,
+    protocol: str = "grouped",
+    data_origin: str | None = None,
+    provenance: dict | None = None,
 ) -> dict:
     """Assemble a result from `metrics.evaluate_seeds` output and the run's provenance.
 
@@ -209,11 +225,16 @@ def build_result(
         seed_info: per seed (same order as evaluation["per_seed"]): train_time_s,
             inference_time_per_clip_ms, epochs, history; merged into per_seed.
         main_metric: default `metrics.MAIN_METRIC[task]`.
+        protocol: the split protocol the model was trained and scored under.
+        data_origin: "simulated", "real" or "mixed" (default: "simulated" when the dataset
+            names a simulator preset, else "unknown").
+        provenance: `repro.code_provenance()` (computed here when omitted).
     """
     from dataclasses import asdict
 
     from gunshot_bench import __version__
     from gunshot_bench.metrics import MAIN_METRIC
+    from gunshot_bench.repro import code_provenance
 
     per_seed = [dict(s) for s in evaluation["per_seed"]]
     for seed_result, info in zip(per_seed, seed_info or [{}] * len(per_seed), strict=True):
@@ -244,13 +265,16 @@ def build_result(
         "n_test": evaluation["n_test"],
         "per_seed": per_seed,
         "aggregate": agg,
-        "main_score": {"name": name, **agg[name]},
+        "main_score": {"name": name, **agg[name], **_resamples(evaluation, name)},
         "bootstrap": asdict(bootstrap),
         "params": params,
         "train_time_s": mean_of("train_time_s"),
         "inference_time_per_clip_ms": mean_of("inference_time_per_clip_ms"),
         "wall_time_s": float(wall_time_s),
         "date": date or utc_now(),
+        "protocol": protocol,
+        "data_origin": data_origin or ("simulated" if dataset.get("preset") else "unknown"),
+        "provenance": provenance or code_provenance(),
     }
     if detection_settings is not None:
         result["detection_settings"] = asdict(detection_settings)

@@ -107,6 +107,8 @@ class FirearmModel:
         charge_grains: typical propellant charge of the standard load (sets blast strength).
         subsonic: True when the muzzle velocity is below the speed of sound (no N-wave).
         source: where the figures come from; "approx." marks estimated values.
+        mechanism: (key, value) pairs of the action's physical facts (moving mass, spring,
+            stroke, frame material, bolt, muzzle device, suppressor share) used by the simulator.
     """
 
     name: str
@@ -122,6 +124,7 @@ class FirearmModel:
     charge_grains: float
     subsonic: bool
     source: str
+    mechanism: tuple[tuple[str, object], ...] = ()
 
     def __post_init__(self) -> None:
         where = f"firearm model {self.name!r}"
@@ -242,6 +245,7 @@ def _models() -> dict[str, FirearmModel]:
     for entry in entries:
         fields = dict(entry, aliases=tuple(entry["aliases"]))
         fields["cyclic_rate_rpm"] = None if entry["cyclic_rate_rpm"] is None else float(entry["cyclic_rate_rpm"])
+        fields["mechanism"] = tuple(sorted(entry.get("mechanism", {}).items()))
         models[entry["name"]] = FirearmModel(**fields)
     return models
 

@@ -26,12 +26,17 @@ import numpy as np
 
 from gunshot_bench import __version__, taxonomy
 from gunshot_bench.checkpoint import check_package_version, read_json, write_json
+from gunshot_bench.decision import decide
 from gunshot_bench.models import get, load_model, model_class
+from gunshot_bench.onsets import threshold_from_dataset
+from gunshot_bench.repro import code_provenance, deterministic
 from gunshot_bench.tasks import Task, get_task
 
 log = logging.getLogger(__name__)
 BASELINES_DIR = Path(__file__).resolve().parents[1] / "baselines"
 _RESERVED = {"random_state", "progress"}
+#: Baseline tables that configure the run rather than the model: `[augment]`, `[decision]`.
+RUN_TABLES = ("augment", "decision")
 
 
 @dataclass(frozen=True)
@@ -46,12 +51,17 @@ class TrainConfig:
     lr_factor: float = 0.5
     lr_patience: int = 3
     normalization: str = "train"
+    #: intra-op threads of the run (torch, BLAS): fixed by the config, not by the caller, since
+    #: another thread count sums floats in another order and trains other weights
+    threads: int = 1
 
     def __post_init__(self):
         if not (self.lr > 0 and self.weight_decay >= 0 and 0 < self.lr_factor < 1):
             raise ValueError(f"TrainConfig: need lr > 0, weight_decay >= 0, 0 < lr_factor < 1: {self}")
         if min(self.batch_size, self.max_epochs, self.early_stopping_patience) < 1 or self.lr_patience < 0:
             raise ValueError(f"TrainConfig: batch_size, max_epochs and patience must be >= 1: {self}")
+        if self.threads < 1:
+            raise ValueError(f"TrainConfig.threads must be >= 1, got {self.threads}")
         if self.normalization not in ("train", "paper"):
             raise ValueError(f"TrainConfig.normalization must be 'train' or 'paper', got {self.normalization!r}")
 
@@ -83,7 +93,7 @@ class LoadedRun:
 
 def split_overrides(model_name: str, overrides: dict | None) -> tuple[TrainConfig, dict]:
     """Split flat overrides into a `TrainConfig` and model hyperparameters (unknown keys refused)."""
-    overrides = dict(overrides or {})
+    overrides = {k: v for k, v in (overrides or {}).items() if k not in RUN_TABLES}
     train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
     config = TrainConfig(**{k: overrides.pop(k) for k in list(overrides) if k in train_keys})
     accepted = set(model_class(model_name)().get_params()) - _RESERVED
@@ -106,16 +116,33 @@ def load_baseline(path_or_name: str | Path, profile: str | None = None) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such baseline file")
     spec = tomllib.loads(path.read_text())
+    prof = None
     overrides = {**spec.get("params", {}), **spec.get("train", {})}
     if profile is not None:
         prof = spec.get("profiles", {}).get(profile)
         if prof is None:
             raise ValueError(f"{path}: no profile {profile!r} (has: {', '.join(spec.get('profiles', {}))})")
         overrides.update({**prof.get("params", {}), **prof.get("train", {})})
-    split_overrides(spec["model"], overrides)  # validates the keys now, naming the file
+    for table in RUN_TABLES:
+        if table in spec or table in (prof or {}):
+            overrides[table] = {**spec.get(table, {}), **(prof or {}).get(table, {})}
+    try:
+        split_overrides(spec["model"], overrides)  # validates the keys now, naming the file
+        run_options(overrides)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
     return {"name": spec.get("name", path.stem), "model": spec["model"],
             "tasks": list(spec.get("tasks", [])), "description": spec.get("description", ""),
             "overrides": overrides, "path": str(path)}
+
+
+def run_options(overrides: dict | None):
+    """(AugmentConfig or None, DecisionConfig) of the `[augment]`/`[decision]` tables in `overrides`."""
+    from gunshot_bench.augment import AugmentConfig
+    from gunshot_bench.decision import DecisionConfig
+
+    overrides = overrides or {}
+    return AugmentConfig.from_dict(overrides.get("augment")), DecisionConfig.from_dict(overrides.get("decision"))
 
 
 def dataset_info(data_dir: Path) -> dict:
@@ -126,11 +153,12 @@ def dataset_info(data_dir: Path) -> dict:
             "fingerprint": info.get("fingerprint")}
 
 
-def load_task_split(data_dir: Path, task: Task, split: str):
-    """(waveforms, labels, frame) of one split restricted to the task's labelled rows."""
-    from gunshot_bench.dataset.read import load_arrays
+def load_task_split(data_dir: Path, task: Task, split: str, protocol: str = "grouped"):
+    """(waveforms, labels, frame) of one split (under a split protocol, see `dataset.split`)
+    restricted to the task's labelled rows."""
+    from gunshot_bench.dataset.read import load_protocol_arrays
 
-    X, frame = load_arrays(Path(data_dir), task.config, split)
+    X, frame = load_protocol_arrays(Path(data_dir), task.config, split, protocol)
     if len(frame) == 0:
         return X[:0], np.zeros(0, np.int64), frame
     mask, y = task.select(frame)
@@ -152,7 +180,8 @@ def check_training_labels(task: Task, y: np.ndarray, where: str) -> None:
 
 
 def train_run(data_dir, model_name: str, task: str, seed: int, out_dir,
-              overrides: dict | None = None, init_from=None, progress: bool = True) -> RunResult:
+              overrides: dict | None = None, init_from=None, progress: bool = True,
+              protocol: str = "grouped") -> RunResult:
     """Train `model_name` on `task` with `seed` and write the run directory `out_dir`.
 
     Args:
@@ -160,6 +189,8 @@ def train_run(data_dir, model_name: str, task: str, seed: int, out_dir,
         overrides: TrainConfig fields and model hyperparameters (e.g. {"max_epochs": 8}).
         init_from: a run directory to fine-tune from (study B's Models 2 and 3); same model
             and labels required.
+        protocol: the split protocol, "grouped" (leak-free, the default) or "segment"
+            (study A's random split of segments); see `dataset.split`.
 
     Raises:
         ValueError: unknown model/task/override, a category without training clips, or an
@@ -168,13 +199,14 @@ def train_run(data_dir, model_name: str, task: str, seed: int, out_dir,
     start = time.perf_counter()
     task_obj = get_task(task)
     config, params = split_overrides(model_name, overrides)
-    X, y, _ = load_task_split(data_dir, task_obj, "train")
+    augment, decision_config = run_options(overrides)
+    X, y, train_frame = load_task_split(data_dir, task_obj, "train", protocol)
     if len(y) == 0:
         raise ValueError(f"{data_dir}: config {task_obj.config!r} has no labelled training rows "
                          f"for task {task}")
     check_training_labels(task_obj, y, f"{data_dir} ({task_obj.config}/train)")
     try:
-        X_val, y_val, _ = load_task_split(data_dir, task_obj, "validation")
+        X_val, y_val, _ = load_task_split(data_dir, task_obj, "validation", protocol)
     except FileNotFoundError:
         X_val, y_val = X[:0], y[:0]
     if len(y_val) == 0:
@@ -196,8 +228,15 @@ def train_run(data_dir, model_name: str, task: str, seed: int, out_dir,
             raise ValueError(f"model {model_name} does not support fine-tuning (init_from)")
         model.warm_start_from(base.model)
 
-    model.fit(X, y, X_val if len(y_val) else None, y_val if len(y_val) else None)
-    metrics = _validation_metrics(model, X_val, y_val)
+    n_train, fit_kwargs = len(y), {}
+    with deterministic(seed, config.threads):
+        if augment is not None:
+            from gunshot_bench.augment import training_augmentation
+
+            X, y, fit_kwargs = training_augmentation(model, augment, seed, X, y, train_frame, data_dir)
+        model.fit(X, y, X_val if len(y_val) else None, y_val if len(y_val) else None, **fit_kwargs)
+        metrics = _validation_metrics(model, X_val, y_val)
+        decision = decide(model, X_val, y_val, decision_config) if task_obj.name == "detection" else None
     wall = time.perf_counter() - start
     cx = model.complexity() if hasattr(model, "complexity") else {}
     out_dir = Path(out_dir)
@@ -213,8 +252,12 @@ def train_run(data_dir, model_name: str, task: str, seed: int, out_dir,
         "label_names": list(task_obj.label_names), "dataset": dataset_info(data_dir),
         "data_dir": str(Path(data_dir).resolve()), "package_version": __version__,
         "init_from": None if init_from is None else str(Path(init_from).resolve()),
+        "threads": config.threads, "protocol": protocol, "provenance": code_provenance(),
         "validation_metrics": metrics, "wall_time_s": wall,
-        "n_train": int(len(y)), "n_validation": int(len(y_val)),
+        # predict's onset threshold for long recordings, chosen on this dataset's validation clips
+        "onset_threshold_db": threshold_from_dataset(data_dir),
+        "n_train": int(n_train), "n_validation": int(len(y_val)),
+        "augment": None if augment is None else augment.as_dict(), "decision": decision,
         # "params" holds the hyperparameters; the complexity figures get their own keys
         "n_params": cx.get("params"), "flops_per_clip": cx.get("flops_per_clip")})
     return RunResult(out_dir, model, metrics, wall, cx.get("params"), cx.get("flops_per_clip"))

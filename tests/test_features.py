@@ -91,3 +91,36 @@ def test_mfcc_frames_in_chunks_equal_one_call(clips, monkeypatch):
     monkeypatch.setattr(F, "_MFCC_CHUNK", 2)
     np.testing.assert_array_equal(F.mfcc_frames(clips), whole)
     assert F.mfcc_frames(clips[:0]).shape == (0, 173, 20)
+
+
+def _quiet_and_loud():
+    """A quiet clip (a shot at -70 dBFS peak over a very low floor) and a loud one (0.9 peak):
+    ~60 dB apart, so a dB floor measured over the pair (librosa's 80 dB below the loudest
+    value) would clip the quiet clip's mel bands while one measured per clip leaves them."""
+    quiet, loud = make_clips([1, 3], seed=11, tag="loudness")
+    quiet = quiet / np.abs(quiet).max() * 10 ** (-70 / 20)
+    loud = loud / np.abs(loud).max() * 0.9
+    return quiet.astype(np.float32), loud.astype(np.float32)
+
+
+@pytest.mark.parametrize("path", ["log_stft", "mfcc_frames", "mfcc_stats"])
+def test_features_of_a_quiet_clip_do_not_depend_on_a_loud_neighbour(path):
+    """Issue 11: batching is an optimisation only; a clip's features are a function of that clip."""
+    fn = getattr(F, path)
+    quiet, loud = _quiet_and_loud()
+    alone = fn(quiet[None])[0]
+    for batch in (np.stack([quiet, loud]), np.stack([loud, quiet, loud])):
+        beside = fn(batch)[list(batch[:, 0] == quiet[0]).index(True)]
+        np.testing.assert_allclose(beside, alone, rtol=1e-5, atol=1e-5 * np.abs(alone).max())
+
+
+def test_mfcc_of_a_quiet_clip_is_the_librosa_mfcc_of_that_clip_alone():
+    """The reference is librosa on the one clip (whose 80 dB floor is measured on that clip)."""
+    quiet, loud = _quiet_and_loud()
+    ref = librosa.feature.mfcc(y=quiet, sr=44100, n_mfcc=20, n_fft=2048, hop_length=512, n_mels=40)
+    got = F.mfcc_frames(np.stack([loud, quiet]))[1]
+    np.testing.assert_allclose(got, ref.T, rtol=1e-4, atol=1e-3)
+    # and the batched librosa call is what went wrong: its floor comes from the loud clip
+    batched = librosa.feature.mfcc(y=np.stack([loud, quiet]), sr=44100, n_mfcc=20, n_fft=2048,
+                                   hop_length=512, n_mels=40)[1]
+    assert np.abs(batched - ref).max() > 1.0

@@ -124,3 +124,112 @@ def test_curve_area_is_the_mean_score_over_the_level_range():
     assert curve_area(levels, values) == pytest.approx(want)
     assert curve_area([0, 10], [0.5, 0.5]) == pytest.approx(0.5)  # a flat curve: its own level
     assert curve_area([0, 10, 20], [1.0, None, 1.0]) == pytest.approx(1.0)  # undefined levels skipped
+
+
+# ------------------------------------------------------------- honest ranks (issue 11)
+
+
+def _table_rows(md: str, heading: str) -> list[list[str]]:
+    part = md.split(f"### {heading}\n")[1].split("\n### ")[0].split("\n## ")[0]
+    return [[c.strip() for c in line.strip("|").split(" | ")] for line in part.splitlines()
+            if line.startswith("| ") and not line.startswith("| #")]
+
+
+def _reference(name: str, p: float, task: str = "category") -> dict:
+    r = make_result(name, task, p, history=False)
+    r["kind"], r["params"], r["model"]["config"] = "reference", None, {"reference": True, "description": f"{name} rule"}
+    return r
+
+
+def test_shared_ranks_references_and_the_majority_mark(tmp_path):
+    results = {"close_a": 0.80, "close_b": 0.79, "weak": 0.05}
+    for entry, p in results.items():
+        write_result(tmp_path / "results" / f"{entry}__category__clean.json", make_result(entry, "category", p))
+    for name, p in (("majority", 0.06), ("chance", 0.0)):
+        write_result(tmp_path / "results" / f"reference__{name}__category__clean.json", _reference(name, p))
+    md = render_leaderboard(tmp_path / "results", tmp_path, draw_plots=False).markdown.read_text()
+    rows = _table_rows(md, "Category (5 classes)")
+    ranks = {row[1]: row[0] for row in rows}
+    # 0.80 vs 0.79 on 120 clips: the paired interval of the difference includes zero
+    assert ranks["close_a"] == "1=" and ranks["close_b"] == "1="
+    assert ranks["weak †"] == "3"  # not above the majority row: marked
+    assert ranks["majority (reference)"] == "ref" and ranks["chance (reference)"] == "ref"
+    assert [row[1] for row in rows][-2:] == ["chance (reference)", "majority (reference)"] or \
+        [row[1] for row in rows][-2:] == ["majority (reference)", "chance (reference)"]
+    assert "paired bootstrap" in md and "majority: majority rule" in md and "1 such entry" in md
+
+
+def test_far_apart_entries_do_not_share_a_rank(tmp_path):
+    for entry, p in (("good", 0.9), ("bad", 0.2)):
+        write_result(tmp_path / "results" / f"{entry}__category__clean.json", make_result(entry, "category", p))
+    md = render_leaderboard(tmp_path / "results", tmp_path, draw_plots=False).markdown.read_text()
+    assert [(row[0], row[1]) for row in _table_rows(md, "Category (5 classes)")] == [("1", "good"), ("2", "bad")]
+
+
+def test_segment_protocol_column_and_inflation(tmp_path):
+    import numpy as np
+
+    grouped = make_result("svm", "category", 0.5)
+    segment = make_result("svm", "category", 0.9, seeds=(0,))
+    segment["protocol"] = "segment"
+    write_result(tmp_path / "results" / "svm__category__clean.json", grouped)
+    write_result(tmp_path / "results" / "svm__category__clean__segment.json", segment)
+    md = render_leaderboard(tmp_path / "results", tmp_path, draw_plots=False).markdown.read_text()
+    (row,) = _table_rows(md, "Category (5 classes)")
+    seed0 = grouped["per_seed"][0]["scores"]["accuracy"]
+    want = 100 * (segment["per_seed"][0]["scores"]["accuracy"] - seed0)  # same seed (0) of both protocols
+    assert row[3].endswith("(1 seed)") and row[4].startswith(f"{want:+.1f} [")
+    lo, hi = (float(v) for v in row[4].split("[")[1].rstrip("]").split(", "))
+    assert lo <= want <= hi and lo > 0  # 0.9 vs 0.5 on 120 clips: the leak inflation is clear
+    diff = np.array(segment["main_score"]["resamples"][0]) - np.array(grouped["main_score"]["resamples"][0])
+    assert lo == pytest.approx(100 * np.percentile(diff, 2.5), abs=0.051)
+
+
+def test_simulated_data_banner(tmp_path):
+    sim = make_result("svm", "category", 0.6)
+    assert sim["data_origin"] == "simulated"  # a dataset with a simulator preset
+    write_result(tmp_path / "sim" / "results" / "svm.json", sim)
+    out = render_leaderboard(tmp_path / "sim" / "results", tmp_path / "sim", draw_plots=False)
+    assert "Simulated data: the results in every section" in out.markdown.read_text()
+    assert 'class="banner"' in out.html.read_text()
+    real = {**sim, "data_origin": "real", "dataset": {**sim["dataset"], "preset": None}}
+    write_result(tmp_path / "real" / "results" / "svm.json", real)
+    out = render_leaderboard(tmp_path / "real" / "results", tmp_path / "real", draw_plots=False)
+    assert "Simulated data" not in out.markdown.read_text() and 'class="banner"' not in out.html.read_text()
+
+
+def test_registering_a_reference_is_one_line_and_it_is_scored(tmp_path, monkeypatch):
+    """The coordinator registers the simulator's oracle with one line: REFERENCES[name] = Reference(fn, text)."""
+    import numpy as np
+    import pandas as pd
+
+    from gunshot_bench import references
+    from gunshot_bench.evaluate import TestSet
+    from gunshot_bench.leaderboard.run import LeaderboardRun, score_references
+    from gunshot_bench.metrics import BootstrapSettings
+    from gunshot_bench.repro import code_provenance
+
+    y_test = np.array([0, 1, 2, 3, 4] * 8)
+    test_df = pd.DataFrame({"category": y_test})
+    train_df = pd.DataFrame({"category": [1] * 30 + [0, 2, 3, 4] * 2})
+
+    class Cache:
+        def protocol_arrays(self, config, split, protocol):
+            return np.zeros((len(train_df), 1)), train_df
+
+        def test_set(self, task, protocol="grouped"):
+            return TestSet("clean", np.zeros((len(y_test), 1)), y_test, test_df)
+
+    def oracle(train_df, y_train, test_df, n_classes, seed):
+        return np.eye(n_classes, dtype=np.float32)[test_df["category"].to_numpy()]
+
+    monkeypatch.setitem(references.REFERENCES, "oracle", references.Reference(oracle, "knows the labels"))
+    outcome = LeaderboardRun()
+    common = {"dataset": {"name": "d", "version": "0.1.0", "fingerprint": "f" * 16, "preset": "tiny"},
+              "data_origin": "simulated", "provenance": code_provenance(), "bootstrap": BootstrapSettings(n_resamples=50)}
+    score_references(Cache(), "category", "grouped", [0, 1], tmp_path, common, False, outcome)
+    scores = {p.name.split("__")[1]: json.loads(p.read_text()) for p in outcome.written}
+    assert set(scores) == {"chance", "majority", "stratified", "oracle"}
+    assert scores["oracle"]["main_score"]["mean"] == 1.0
+    assert scores["majority"]["main_score"]["mean"] == pytest.approx(0.2)  # always "pistol" (1 of 5 labels)
+    assert all(r["kind"] == "reference" for r in scores.values())

@@ -54,7 +54,10 @@ def test_main_job_tiny_end_to_end(tiny_job):
     # the two-stage model and the flat models share the 32-class table
     md = job.rendered.markdown.read_text()
     model_table = md.split("### Firearm model (32 classes)")[1].split("###")[0]
-    assert "| audioresnet_two_stage |" in model_table and "| svm |" in model_table
+    assert re.search(r"\| audioresnet_two_stage( †)? \|", model_table) and re.search(r"\| svm( †)? \|", model_table)
+    # the reference rows, both protocols and the simulated-data banner (issue 11)
+    assert "| ref | majority (reference) |" in model_table and "inflation (points)" in model_table
+    assert "Simulated data: the results in every section" in md and 'class="banner"' in job.rendered.html.read_text()
     assert "### Detection (gunshot vs. background)" in md and "score by test_set" in md
     assert "score by snr_db" in md and "score by target_lufs" in md  # noise reaches every split of tiny
     # the page links only plots that exist
@@ -64,7 +67,7 @@ def test_main_job_tiny_end_to_end(tiny_job):
     assert all((board / s).read_bytes().startswith(PNG_MAGIC) for s in srcs)
     assert any(p.name.startswith("curves__") for p in job.rendered.plots)
     text = summary_text(job)
-    assert str(job.rendered.html) in text and "| svm |" in text
+    assert str(job.rendered.html) in text and re.search(r"\| svm( †)? \|", text)
 
 
 @pytest.mark.slow
@@ -88,7 +91,8 @@ def test_leaderboard_and_robustness_commands_on_tiny(tiny_job, tmp_path, capsys)
     assert main(["leaderboard", "--data", str(job.data_dir), "--models", "svm", "--seeds", "2",
                  "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "| svm |" in printed and "2 results written" in printed
+    # svm on 2 tasks x 2 protocols, and 3 references on 2 tasks x 2 protocols
+    assert re.search(r"\| svm( †)? \|", printed) and "16 results written" in printed
     assert main(["robustness", "--data", str(job.data_dir), "--models", "svm", "--seeds", "2",
                  "--out", str(out), "--no-study-b"]) == 0
     results = _results(out)

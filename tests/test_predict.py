@@ -1,5 +1,7 @@
 """Prediction on files: clips, long recordings with placed shots, bad files, the default model."""
 
+import csv
+import io
 import json
 import shutil
 
@@ -11,7 +13,9 @@ import torch
 
 from gunshot_bench.cli import main
 from gunshot_bench.features import SAMPLE_RATE
-from gunshot_bench.predict import default_run_dir, detect_shots, event_windows, predict_files
+from gunshot_bench.onsets import DEFAULT_THRESHOLD_DB, THRESHOLD_RANGE_DB, detect_shots
+from gunshot_bench.predict import (FORMATS, ROW_FIELDS, default_run_dir, event_windows,
+                                   format_results, predict_files, read_mono)
 from gunshot_bench.rng import derive_rng
 from gunshot_bench.train import train_run
 from synth_clips import fake_split, make_clips, shot
@@ -63,25 +67,13 @@ def files(tmp_path_factory):
 
 
 def test_detector_finds_the_placed_shots_and_merges_the_burst():
-    events = detect_shots(long_recording(), SAMPLE_RATE)
+    events = detect_shots(long_recording())
     assert len(events) == len(SHOTS_S) + 1
-    for (start, end, n), t in zip(events, SHOTS_S):
-        assert abs(start - t) < 0.03 and n == 1
-    start, end, n = events[-1]
-    assert abs(start - BURST_S[0]) < 0.03 and abs(end - BURST_S[-1]) < 0.03 and n == 3
-
-
-def test_detector_blocks_give_the_same_events():
-    x = long_recording()
-    whole = detect_shots(x, SAMPLE_RATE, block_s=60.0)
-    blocked = detect_shots(x, SAMPLE_RATE, block_s=4.0)  # block edges at 4 and 8 s
-    assert [round(a, 2) for a, _, _ in blocked] == [round(a, 2) for a, _, _ in whole]
-    assert [n for _, _, n in blocked] == [n for _, _, n in whole]
-
-
-def test_detector_ignores_steady_noise():
-    x = 0.05 * derive_rng(1, "noise").standard_normal(5 * SAMPLE_RATE).astype(np.float32)
-    assert detect_shots(x, SAMPLE_RATE) == []
+    for ev, t in zip(events, SHOTS_S):
+        assert abs(ev.start_s - t) < 0.01 and ev.n_shots == 1 and ev.start_s < ev.end_s
+    burst = events[-1]
+    assert burst.n_shots == 3 and np.abs(np.array(burst.shot_times_s) - BURST_S).max() < 0.025
+    assert BURST_S[-1] < burst.end_s < 12.0
 
 
 def test_event_windows_hold_the_onset():
@@ -90,6 +82,11 @@ def test_event_windows_hold_the_onset():
     assert all(s + 0.1 <= 4.3 <= s + 2.0 for s in starts)
     assert event_windows(0.05, 12.0) == [0.0]
     assert event_windows(11.5, 12.0)[-1] == pytest.approx(10.0)
+
+
+def test_the_run_stores_its_onset_threshold(run_dir):
+    config = json.loads((run_dir / "config.json").read_text())
+    assert THRESHOLD_RANGE_DB[0] <= config["onset_threshold_db"] <= THRESHOLD_RANGE_DB[1]
 
 
 def test_clips_recordings_and_bad_files(run_dir, files):
@@ -114,10 +111,76 @@ def test_clips_recordings_and_bad_files(run_dir, files):
     long = by["long.wav"]
     assert long.ok and long.kind == "recording" and long.duration_s == pytest.approx(12.0)
     assert [round(d.start_s, 1) for d in long.detections] == [1.0, 4.3, 8.0, 10.0]
-    assert [d.n_onsets for d in long.detections] == [1, 1, 1, 3]
+    assert [d.n_shots for d in long.detections] == [1, 1, 1, 3]
+    assert all(d.start_s < d.end_s for d in long.detections)
     assert all(d.label == "Pistol - Glock 17" for d in long.detections)
     assert "[3 shots]" in long.format()
     json.dumps([r.to_dict() for r in results])
+
+
+def test_silent_long_recording_is_an_error(run_dir, tmp_path):
+    sf.write(tmp_path / "silence.wav", np.zeros(10 * SAMPLE_RATE, np.float32), SAMPLE_RATE)
+    r = predict_files([tmp_path / "silence.wav"], run_dir=run_dir)[0]
+    assert not r.ok and "silent" in r.error
+
+
+def test_streamed_blocks_give_the_whole_file_result(run_dir, tmp_path):
+    """A 48 kHz stereo recording streamed in 2.0025 s blocks (edges inside the burst at 10.0-10.2 s
+    and in the windows of every event) gives what one block and the in-memory detector give."""
+    x = soxr.resample(long_recording(seed=3), SAMPLE_RATE, 48_000)
+    sf.write(tmp_path / "rec.wav", np.stack([x, 0.5 * x], 1), 48_000, subtype="FLOAT")
+    whole = predict_files([tmp_path / "rec.wav"], run_dir=run_dir, block_s=1e4)[0]
+    blocked = predict_files([tmp_path / "rec.wav"], run_dir=run_dir, block_s=2.0025)[0]
+    assert whole.ok and [d.n_shots for d in whole.detections] == [1, 1, 1, 3]
+    assert blocked.detections == whole.detections  # every field, probabilities included
+    in_memory = detect_shots(read_mono(tmp_path / "rec.wav"), whole.threshold_db)
+    assert [(e.start_s, e.end_s, list(e.shot_times_s)) for e in in_memory] == \
+        [(d.start_s, d.end_s, d.shot_times_s) for d in whole.detections]
+
+
+def test_threshold_option_and_older_runs(run_dir, files, tmp_path):
+    old = tmp_path / "old_run"
+    shutil.copytree(run_dir, old)
+    config = json.loads((old / "config.json").read_text())
+    del config["onset_threshold_db"]  # a run trained before the threshold was stored
+    (old / "config.json").write_text(json.dumps(config))
+    assert predict_files([files / "long.wav"], run_dir=old)[0].threshold_db == DEFAULT_THRESHOLD_DB
+    stored = predict_files([files / "long.wav"], run_dir=run_dir)[0]
+    assert stored.threshold_db == json.loads((run_dir / "config.json").read_text())["onset_threshold_db"]
+    # the placed shots stand about 40 dB above the floor: a 60 dB threshold finds none
+    strict = predict_files([files / "long.wav"], run_dir=run_dir, threshold_db=60.0)[0]
+    assert strict.ok and strict.detections == [] and strict.threshold_db == 60.0
+    with pytest.raises(ValueError, match="top_k"):
+        predict_files([files / "long.wav"], run_dir=run_dir, top_k=0)
+
+
+def test_output_formats_parse(run_dir, files):
+    results = predict_files([files / "long.wav", files / "clip.wav", files / "zeros.wav"], run_dir=run_dir)
+    rows = list(csv.DictReader(io.StringIO(format_results(results, "csv"))))
+    assert tuple(rows[0]) == ROW_FIELDS and len(rows) == 4 + 1 + 1  # 4 events, a clip, an error
+    assert [float(r["start_s"]) < float(r["end_s"]) for r in rows[:5]] == [True] * 5
+    assert [len(r["shot_times_s"].split(";")) for r in rows[:4]] == [1, 1, 1, 3]
+    assert rows[5]["ok"] == "False" and "silent" in rows[5]["error"]
+    lines = [json.loads(line) for line in format_results(results, "jsonl").splitlines()]
+    assert [{k: "" if v is None else str(v) for k, v in row.items() if k not in ("alternatives", "shot_times_s")}
+            for row in lines] == [{k: v for k, v in row.items() if k not in ("alternatives", "shot_times_s")}
+                                  for row in rows]
+    assert lines[3]["n_shots"] == 3 and len(lines[3]["shot_times_s"]) == 3
+    assert json.loads(format_results(results, "json"))[0]["detections"][3]["n_shots"] == 3
+    assert format_results(results, "text").splitlines()[0].startswith(str(files / "long.wav"))
+    assert set(FORMATS) == {"text", "json", "jsonl", "csv"}
+
+
+def test_cli_predict_formats_and_bad_options(run_dir, files, capsys):
+    assert main(["predict", str(files / "long.wav"), "--model", str(run_dir), "--format", "csv"]) == 0
+    assert len(list(csv.DictReader(io.StringIO(capsys.readouterr().out)))) == 4
+    assert main(["predict", str(files / "long.wav"), "--model", str(run_dir), "--format", "jsonl",
+                 "--threshold-db", "60"]) == 0
+    assert json.loads(capsys.readouterr().out)["start_s"] is None  # no event: one row for the file
+    for bad in (["--top", "0"], ["--top", "-2"], ["--threshold-db", "-3"]):
+        assert main(["predict", str(files / "clip.wav"), "--model", str(run_dir), *bad]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and bad[0] in err
 
 
 def test_cli_predict_json_and_default_model(run_dir, files, tmp_path, monkeypatch, capsys):

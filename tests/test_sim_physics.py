@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gunshot_bench.rng import derive_rng
-from gunshot_bench.sim import chain, firearm, propagation, scenes
+from gunshot_bench.sim import chain, firearm, negatives, propagation, scenes
 from gunshot_bench.sim.presets import RecordingPlan
 from gunshot_bench.sim.recording import absorb, render_background, render_gunshot
 from gunshot_bench.taxonomy import get_model
@@ -205,7 +205,7 @@ def test_reverb_tail_decays_at_rt60():
     assert -60 / slope_db_per_s == pytest.approx(0.8, rel=0.15)
 
 
-@pytest.mark.parametrize("kind", sorted(scenes.SCENES))
+@pytest.mark.parametrize("kind", sorted(negatives.ALL_SCENES))
 def test_every_background_fills_every_segment(kind):
     rec = RecordingPlan(f"test-{kind}", kind, None, None, 2, 0.3)
     audio, row = render_background(rec, seed=1, overrides=dict(sample_rate=16000, channels=1, chain=CLEAN_CHAIN))

@@ -16,6 +16,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--data", help="built dataset folder (not needed with --render-only)")
     add_entry_options(p)
     p.add_argument("--render-only", action="store_true", help="only render OUT/results into the page and plots")
+    p.add_argument("--protocols", default="grouped,segment",
+                   help="split protocols, comma-separated: grouped (leak-free) and/or segment (study A's "
+                        "random split of segments); default both")
+    p.add_argument("--segment-seeds", type=int, default=None,
+                   help="seeds of the segment protocol (default: --seeds)")
+    p.add_argument("--tasks", default=None, help="only these tasks of each entry, comma-separated")
     p.set_defaults(func=run)
 
 
@@ -31,6 +37,7 @@ def add_entry_options(p) -> None:
 
 def run(args) -> int:
     from gunshot_bench.cli import UserError
+    from gunshot_bench.dataset.split import PROTOCOLS
     from gunshot_bench.leaderboard import render_leaderboard
     from gunshot_bench.leaderboard.run import run_leaderboard
 
@@ -40,8 +47,14 @@ def run(args) -> int:
     else:
         if not args.data:
             raise UserError("--data DIR is required (or pass --render-only)")
+        protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]
+        tasks = None if args.tasks is None else [t.strip() for t in args.tasks.split(",") if t.strip()]
+        unknown = [p for p in protocols if p not in PROTOCOLS]
+        if unknown or not protocols:
+            raise UserError(f"--protocols: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(PROTOCOLS)}")
         verify_unless_told(args)
-        result = run_leaderboard(args.data, args.models, args.seeds, out, args.overwrite, profile=args.profile)
+        result = run_leaderboard(args.data, args.models, args.seeds, out, args.overwrite, profile=args.profile,
+                                 protocols=protocols, segment_seeds=args.segment_seeds, tasks=tasks)
         rendered = result.rendered
         print(f"{len(result.written)} results written, {len(result.skipped)} kept from earlier runs")
         for failure in result.failed:

@@ -22,6 +22,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--baseline", default=None, help="baseline TOML name or path for the overrides")
     p.add_argument("--profile", default=None, help="profile of the baseline file (e.g. small)")
     p.add_argument("--init-from", default=None, help="run directory to fine-tune from")
+    p.add_argument("--protocol", default="grouped", choices=["grouped", "segment"],
+                   help="split protocol: grouped (leak-free, default) or segment (study A's random split)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                    help="override a hyperparameter, e.g. --set lr=0.0005 --set channels=[16,32]")
     p.set_defaults(func=run)
@@ -55,7 +57,7 @@ def run(args) -> int:
     check_params(model_class(args.model), split_overrides(args.model, overrides)[1])  # before any data is read
     task = args.task or ("two_stage" if args.model == "audioresnet_two_stage" else "model")
     result = train_run(args.data, args.model, task, args.seed, args.out, overrides,
-                       init_from=args.init_from, progress=True)
+                       init_from=args.init_from, progress=True, protocol=args.protocol)
     scores = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items() if k != "n")
     print(f"trained {args.model} on {task} (seed {args.seed}) in {result.wall_time_s:.1f} s"
           + (f"; validation: {scores}" if scores else "") + f"\nrun directory: {result.out_dir}")

@@ -181,6 +181,7 @@ def _row(result: FileResult, seg, wav: bytes) -> dict:
         "segment_sha256": seg.sha256,
         "padded": result.padded,
         "orig_duration_s": result.duration_s,
+        "sim_params": str(r.extra.get("sim_params", "")),
     }
 
 

@@ -41,3 +41,38 @@ def load_arrays(data_dir: Path, config: str = "clean", split: str = "train") -> 
     if not frames:
         return np.zeros((0, SEGMENT_SAMPLES), np.float32), pd.DataFrame()
     return np.stack(waves) if waves else np.zeros((0, SEGMENT_SAMPLES), np.float32), pd.concat(frames, ignore_index=True)
+
+
+def split_seed(data_dir: Path) -> int:
+    """The seed the dataset was split with (from `manifest.json`; 0 when absent)."""
+    import json
+
+    manifest = Path(data_dir) / "manifest.json"
+    if not manifest.is_file():
+        return 0
+    return int((json.loads(manifest.read_text()).get("parameters") or {}).get("seed", 0))
+
+
+def load_protocol_arrays(data_dir: Path, config: str = "clean", split: str = "train", protocol: str = "grouped",
+                         load=None) -> tuple[np.ndarray, pd.DataFrame]:
+    """`load_arrays` under a split protocol: `grouped` reads the split's shards; `segment`
+    pools every split of `config` and keeps the rows `split.segment_assignment` gives `split`.
+
+    Args:
+        load: `(data_dir, config, split) -> (X, frame)`, e.g. a cache's loader (default
+            `load_arrays`).
+    """
+    from gunshot_bench.dataset.split import SPLITS, check_protocol, segment_assignment
+
+    load = load if load is not None else load_arrays
+    if check_protocol(protocol) == "grouped":
+        return load(data_dir, config, split)
+    parts = [load(data_dir, config, s) for s in SPLITS if shard_paths(Path(data_dir), config, s)]
+    if not parts:
+        raise FileNotFoundError(f"{data_dir}: no shards for config '{config}'")
+    X = np.concatenate([p[0] for p in parts])
+    frame = pd.concat([p[1] for p in parts], ignore_index=True)
+    if len(frame) == 0:
+        return X, frame
+    keep = segment_assignment(frame, split_seed(data_dir)) == split
+    return X[keep], frame[keep].reset_index(drop=True)

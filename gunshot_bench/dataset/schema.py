@@ -37,6 +37,7 @@ def clean_features() -> datasets.Features:
             "segment_sha256": datasets.Value("string"),
             "padded": datasets.Value("bool"),
             "orig_duration_s": datasets.Value("float32"),
+            "sim_params": datasets.Value("string"),  # JSON of the simulator's recoverable parameters, "" otherwise
         }
     )
 

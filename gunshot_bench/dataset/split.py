@@ -78,3 +78,67 @@ def assign_splits(strata: dict[str, str], seed: int,
             assignment[chosen] = missing
             moves.append({"group": chosen, "stratum": stratum, "from": donor, "to": missing})
     return SplitResult(assignment, moves, unmet)
+
+
+# ----------------------------------------------------------------------- segment protocol
+
+#: The split protocols. `grouped` (the default) is the leak-free split above, stored in the
+#: shards; `segment` is study A's: 2 s segments split at random, stratified, 70/15/15, so
+#: segments of one recording sit in train and test. Both come from the same rows.
+PROTOCOLS = ("grouped", "segment")
+
+
+def check_protocol(protocol: str) -> str:
+    """`protocol` if it is one of `PROTOCOLS`, else a ValueError naming the choices."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown split protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    return protocol
+
+
+def segment_stratum(row) -> str:
+    """The stratum of a row for the segment protocol: model, else category, else the raw label."""
+    model, category = int(row["model"]), int(row["category"])
+    if model >= 0:
+        return f"model:{model}"
+    if category >= 0:
+        return f"category:{category}"
+    return f"{'gunshot' if bool(row['is_gunshot']) else 'background'}:{row['label_raw']}"
+
+
+def segment_assignment(frame, seed: int, ratios: tuple[float, float, float] = DEFAULT_RATIOS):
+    """Study A's split of `frame`'s rows (all splits of one config together): a split name per row.
+
+    The unit is the 2 s segment (`source`, `rel_path`, `segment_index`): a variant of a segment
+    (e.g. the detection config's noisy copy) goes where the segment goes. In each stratum the
+    segments are ordered by a stable hash of (seed, segment) and cut at 70/15/15; a stratum
+    of at least three segments gets at least one in each split. Hand-written rather than
+    sklearn's `train_test_split(stratify=...)`: that one needs two members per class and
+    permutes the whole set, so adding a clip would move others.
+
+    Returns:
+        numpy array of "train" / "validation" / "test", aligned with `frame`'s rows.
+    """
+    import numpy as np
+
+    if abs(sum(ratios) - 1.0) > 1e-9 or min(ratios) <= 0:
+        raise ValueError(f"split ratios must be positive and sum to 1, got {ratios}")
+    units = [f"{s}/{p}#{int(i)}" for s, p, i in zip(frame["source"], frame["rel_path"], frame["segment_index"])]
+    strata: dict[str, str] = {}
+    for unit, (_, row) in zip(units, frame.iterrows()):
+        strata.setdefault(unit, segment_stratum(row))
+    by_stratum: dict[str, list[str]] = defaultdict(list)
+    for unit in sorted(strata):
+        by_stratum[strata[unit]].append(unit)
+    split_of: dict[str, str] = {}
+    for members in by_stratum.values():
+        members.sort(key=lambda u: (stable_uniform("segment-split", seed, u), u))
+        n = len(members)
+        if n >= 3:
+            n_val = max(1, round(n * ratios[1]))
+            n_test = max(1, round(n * ratios[2]))
+        else:  # too few to fill three splits: train first, then test
+            n_val, n_test = 0, n - 1
+        n_train = n - n_val - n_test
+        for k, unit in enumerate(members):
+            split_of[unit] = "train" if k < n_train else "validation" if k < n_train + n_val else "test"
+    return np.array([split_of[u] for u in units], dtype=object)

@@ -8,6 +8,7 @@ result dicts: same results, same text, byte for byte.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 
 TASK_ORDER = ("category", "model", "two_stage", "detection")
@@ -55,6 +56,26 @@ class Section:
     tables: list[Table] = field(default_factory=list)
     robustness: list[Table] = field(default_factory=list)
     results: list[tuple[str, dict]] = field(default_factory=list)
+    data_origins: tuple[str, ...] = ()
+
+    @property
+    def simulated(self) -> bool:
+        """Whether any result of this dataset comes from the simulated corpus."""
+        return any(o in ("simulated", "mixed") for o in self.data_origins)
+
+
+def code_description(results) -> str:
+    """'Code: commit abc1234, features v2.' from the results' provenance (each distinct value once)."""
+    commits, features, dirty = set(), set(), False
+    for r in results:
+        prov = r.get("provenance") or {}
+        commits.add((prov.get("git_commit") or "not a git checkout")[:12])
+        features.add(str(prov.get("features_version", "?")))
+        dirty = dirty or bool(prov.get("git_dirty"))
+    if not commits:
+        return ""
+    return (f"Code: commit {', '.join(f'`{c}`' for c in sorted(commits))}"
+            + (" (with uncommitted changes)" if dirty else "") + f"; features version {', '.join(sorted(features))}.")
 
 
 def slug(text: str) -> str:
@@ -133,31 +154,151 @@ def _extra_metrics(task: str) -> tuple[str, ...]:
     return ()
 
 
+def _resamples(result: dict, seeds=None):
+    """The seed-mean main score on each bootstrap resample (over `seeds`, default all), or None."""
+    import numpy as np
+
+    rows = result["main_score"].get("resamples")
+    if not rows:
+        return None
+    picked = [row for seed, row in zip(result["seeds"], rows) if seeds is None or seed in seeds]
+    if not picked:
+        return None
+    values = np.array([[np.nan if v is None else v for v in row] for row in picked], dtype=np.float64)
+    with warnings.catch_warnings():  # a resample undefined for every seed stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(values, axis=0)
+
+
+def difference_interval(a: dict, b: dict, confidence: float, seeds=None) -> tuple[float, float] | None:
+    """Bootstrap interval of (a's main score - b's) from their stored resamples, or None.
+
+    Results scored on one test set share the resamples of the test clips, so this is the paired
+    bootstrap; for two test sets (the two protocols) the resamples are independent draws and the
+    interval is that of the difference of independent estimates.
+    """
+    from gunshot_bench.metrics import percentile_interval
+
+    ra, rb = _resamples(a, seeds), _resamples(b, seeds)
+    if ra is None or rb is None or ra.shape != rb.shape:
+        return None
+    lo, hi = percentile_interval(ra - rb, confidence)
+    return None if lo is None else (lo, hi)
+
+
+def _seed_mean(result: dict, seeds) -> float | None:
+    name = result["main_score"]["name"]
+    vals = [s["scores"].get(name) for s in result["per_seed"] if s["seed"] in seeds]
+    vals = [v for v in vals if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def inflation(grouped: dict, segment: dict) -> tuple[float, tuple[float, float] | None, list[int]] | None:
+    """Segment-protocol score minus grouped-protocol score on the seeds both ran: (points, interval, seeds)."""
+    seeds = sorted(set(grouped["seeds"]) & set(segment["seeds"]))
+    if not seeds or grouped["main_score"]["name"] != segment["main_score"]["name"]:
+        return None
+    a, b = _seed_mean(segment, seeds), _seed_mean(grouped, seeds)
+    if a is None or b is None:
+        return None
+    return a - b, difference_interval(segment, grouped, grouped["bootstrap"]["confidence"], seeds), seeds
+
+
+def fmt_diff(point: float, interval, metric: str) -> str:
+    """'+12.3 [4.0, 20.1]' in percentage points (or the metric's own unit)."""
+    scale = 1.0 if metric in _NOT_PERCENT else 100.0
+    text = f"{scale * point:+.1f}"
+    if interval is not None:
+        text += f" [{scale * interval[0]:+.1f}, {scale * interval[1]:+.1f}]"
+    return text
+
+
+def _protocol(r: dict) -> str:
+    return r.get("protocol", "grouped")
+
+
+def shared_ranks(ranked: list[dict], confidence: float) -> list[str]:
+    """Competition ranks; entries whose paired-bootstrap difference from the leader includes zero
+    share the leader's rank ("1=")."""
+    if not ranked:
+        return []
+    leader = ranked[0]
+    ties = [i > 0 and (iv := difference_interval(r, leader, confidence)) is not None and iv[0] <= 0.0 <= iv[1]
+            for i, r in enumerate(ranked)]
+    shared = any(ties)
+    return ["1=" if i == 0 and shared else "1" if i == 0 else "1=" if ties[i] else str(i + 1)
+            for i in range(len(ranked))]
+
+
+NOT_ABOVE_MARK = "†"
+
+
 def leaderboard_table(task: str, results: list[tuple[str, dict]]) -> Table:
-    """One task's table, best main score first (ties by entry name)."""
-    main = results[0][1]["main_score"]["name"]
+    """One task's table under the grouped protocol, best main score first (ties by entry name),
+    with shared ranks, the segment protocol's score and the inflation, then the reference rows."""
+    board = [r for _, r in results]
+    grouped = [r for r in board if _protocol(r) == "grouped"] or board
+    main = grouped[0]["main_score"]["name"]
+    confidence = grouped[0]["bootstrap"]["confidence"]
     extras = _extra_metrics(task)
-    configs = sorted({r["eval_config"] for _, r in results})
+    configs = sorted({r["eval_config"] for r in grouped})
     multi_config = len(configs) > 1
-    ranked = sorted(results, key=lambda pr: (-(pr[1]["main_score"]["mean"]), pr[1]["model"]["entry"], pr[0]))
+    order = lambda r: (-(r["main_score"]["mean"]), r["model"]["entry"], r["task"])  # noqa: E731
+    entries = sorted((r for r in grouped if r["kind"] != "reference"), key=order)
+    refs = sorted((r for r in grouped if r["kind"] == "reference"), key=order)
+    segment = {(r["model"]["entry"], r["task"], r["kind"]): r for r in board if _protocol(r) == "segment"}
+    has_segment = bool(segment)
+    majority = next((r for r in refs if r["model"]["entry"] == "majority"), None)
     columns = ["#", "model"] + (["test rows"] if multi_config else [])
-    columns += [f"{METRIC_TITLES.get(main, main)} (mean ± std [95% CI])", "macro-F1", "balanced acc."]
+    columns += [f"{METRIC_TITLES.get(main, main)} (mean ± std [95% CI])"]
+    columns += ["segment split", "inflation (points) [95% CI]"] if has_segment else []
+    columns += ["macro-F1", "balanced acc."]
     columns += [METRIC_TITLES.get(m, m) for m in extras]
     columns += ["params", "training time", "inference / clip", "seeds", "test clips"]
     rows = []
-    for rank, (_, r) in enumerate(ranked, start=1):
-        row = [str(rank), r["model"]["entry"]] + ([r["eval_config"]] if multi_config else [])
+    ranks = shared_ranks(entries, confidence) + ["ref"] * len(refs)
+    marked = 0
+    for rank, r in zip(ranks, entries + refs):
+        name = r["model"]["entry"] + (" (reference)" if r["kind"] == "reference" else "")
+        if majority is not None and r is not majority and r["kind"] != "reference":
+            iv = difference_interval(r, majority, confidence)
+            if iv is not None and iv[0] <= 0.0:
+                name += f" {NOT_ABOVE_MARK}"
+                marked += 1
+        row = [rank, name] + ([r["eval_config"]] if multi_config else [])
         own = r["main_score"]["name"]
-        row += [fmt_main(r["main_score"], own) + ("" if own == main else f" ({METRIC_TITLES.get(own, own)})"),
-                fmt_score(_mean(r, "macro_f1")),
-                fmt_score(_mean(r, "balanced_accuracy"))]
+        row += [fmt_main(r["main_score"], own) + ("" if own == main else f" ({METRIC_TITLES.get(own, own)})")]
+        if has_segment:
+            seg = segment.get((r["model"]["entry"], r["task"], r["kind"]))
+            infl = inflation(r, seg) if seg is not None else None
+            row += [fmt_main(seg["main_score"], own) + f" ({len(seg['seeds'])} seed{'s' * (len(seg['seeds']) > 1)})"
+                    if seg is not None else "–",
+                    fmt_diff(infl[0], infl[1], own) if infl is not None else "–"]
+        row += [fmt_score(_mean(r, "macro_f1")), fmt_score(_mean(r, "balanced_accuracy"))]
         row += [fmt_score(_mean(r, m), m) for m in extras]
         row += [fmt_params(r["params"]), fmt_seconds(r["train_time_s"]),
                 fmt_ms(r["inference_time_per_clip_ms"]), str(len(r["seeds"])), str(r["n_test"])]
         rows.append(tuple(row))
-    caption = (f"Scores in %, on the test rows of `{', '.join(configs)}`. Main score: {main}; "
-               "± is the standard deviation over training seeds, [ ] the bootstrap 95% interval of the "
-               "seed mean over test clips. Training time is per seed.")
+    pct = f"{100 * confidence:g}%"
+    caption = (f"Scores in %, on the test rows of `{', '.join(configs)}` under the grouped split (no recording "
+               f"in two splits). Main score: {main}; ± is the standard deviation over training seeds, [ ] the "
+               f"bootstrap {pct} interval of the seed mean over test clips. Training time is per seed.")
+    caption += (f" Shared ranks: an entry ranked `1=` is not separated from the leader: the paired bootstrap "
+                f"{pct} interval of its difference from the leader (same resamples of the test clips, seed "
+                "means) includes zero.")
+    if refs:
+        caption += (" Reference rows (`ref`) train nothing: " + "; ".join(
+            f"{r['model']['entry']}: {(r['model'].get('config') or {}).get('description', '')}" for r in refs)
+            + "; they are not ranked.")
+    if majority is not None:
+        caption += (f" {NOT_ABOVE_MARK}: not above the majority reference (the paired bootstrap {pct} interval of "
+                    f"the difference from the majority row does not lie above zero); {marked} such entr"
+                    f"{'y' if marked == 1 else 'ies'}.")
+    if has_segment:
+        caption += (" Segment split: study A's protocol, the same rows split at random by 2 s segment (stratified "
+                    "70/15/15), so segments of one recording sit in train and test. Inflation: segment minus "
+                    f"grouped score on the seeds both ran, in percentage points, with the bootstrap {pct} "
+                    "interval of the difference (independent test sets): what the leak adds.")
     return Table(TASK_TITLES.get(task, task), caption, tuple(columns), tuple(rows), slug=f"task-{task}", key=(task,))
 
 
@@ -236,12 +377,14 @@ def build_sections(results: list[tuple[str, dict]]) -> list[Section]:
         title = f"{ds['name']} {ds['version']}" + (f" (preset `{ds['preset']}`)" if ds.get("preset") else "")
         versions = sorted({r["package_version"] for _, r in items})
         description = (f"Dataset fingerprint `{ds['fingerprint']}`; gunshot-bench {', '.join(versions)}; "
-                       f"{len(items)} result files.")
-        section = Section(key, title, description, results=items)
+                       f"{len(items)} result files. {code_description(r for _, r in items)}")
+        origins = sorted({r.get("data_origin", "unknown") for _, r in items})
+        section = Section(key, title, description, results=items, data_origins=tuple(origins))
         board = [(p, r) for p, r in items if r["kind"] != "robustness"]
         for task in sorted({table_task(r["task"]) for _, r in board}, key=_task_rank):
             section.tables.append(leaderboard_table(task, [(p, r) for p, r in board if table_task(r["task"]) == task]))
         section.robustness = robustness_tables([(p, r) for p, r in items if r["kind"] == "robustness"],
-                                               [(p, r) for p, r in board if r["kind"] == "leaderboard"])
+                                               [(p, r) for p, r in board if r["kind"] == "leaderboard"
+                                                and _protocol(r) == "grouped"])
         sections.append(section)
     return sections

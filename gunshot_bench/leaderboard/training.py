@@ -1,8 +1,9 @@
 """Training the leaderboard's runs, two at a time on two cores.
 
 Small convolutional networks and MFCC extraction use a second core poorly inside one process,
-so the missing runs are trained in worker processes, each single-threaded; the results do not
-depend on the number of workers (every run is seeded on its own). Scoring then happens in the
+so the missing runs are trained in worker processes; the results do not depend on the number
+of workers or on this process's thread count (every run is seeded on its own and `train_run`
+fixes its thread count from the run's config). Scoring then happens in the
 main process from the saved runs.
 """
 
@@ -31,10 +32,15 @@ class TrainJob:
     seed: int
     run_dir: str
     overrides: dict | None = None
+    protocol: str = "grouped"
 
     @property
     def label(self) -> str:
-        return f"{self.entry['name']}/{self.task}/seed{self.seed}"
+        return f"{self.entry['name']}/{self.task}{_suffix(self.protocol)}/seed{self.seed}"
+
+
+def _suffix(protocol: str) -> str:
+    return "" if protocol == "grouped" else f"/{protocol}"
 
 
 @dataclass(frozen=True)
@@ -58,14 +64,19 @@ class StudyBJob:
 
 
 def is_complete(run_dir: Path | str, fingerprint: str) -> bool:
-    """A run is complete once train_run wrote its config.json, for this dataset."""
+    """A run is complete once train_run wrote its config.json, for this dataset and this
+    version of the features (a run trained on other features is retrained)."""
+    from gunshot_bench.features import FEATURES_VERSION
+
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         return False
     try:
-        return (json.loads(path.read_text()).get("dataset") or {}).get("fingerprint") == fingerprint
+        config = json.loads(path.read_text())
     except (json.JSONDecodeError, OSError):
         return False
+    return ((config.get("dataset") or {}).get("fingerprint") == fingerprint
+            and (config.get("provenance") or {}).get("features_version") == FEATURES_VERSION)
 
 
 def default_workers() -> int:
@@ -81,12 +92,6 @@ def _spawnable() -> bool:
     return main_file is None or Path(main_file).is_file()
 
 
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def _train(job: TrainJob | StudyBJob) -> str:
     from gunshot_bench.train import train_run
 
@@ -98,7 +103,8 @@ def _train(job: TrainJob | StudyBJob) -> str:
         return job.label
 
     train_run(job.data_dir, job.entry["model"], job.task, job.seed, job.run_dir,
-              overrides={**job.entry["overrides"], **(job.overrides or {})}, progress=False)
+              overrides={**job.entry["overrides"], **(job.overrides or {})}, progress=False,
+              protocol=job.protocol)
     return job.label
 
 
@@ -120,7 +126,7 @@ def train_all(jobs: list[TrainJob | StudyBJob], workers: int | None = None, prog
             bar.update()
     else:
         ctx = multiprocessing.get_context("spawn")  # no forked torch state in the workers
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futures = {pool.submit(_train, job): job for job in jobs}
             for fut in as_completed(futures):
                 job = futures[fut]

@@ -116,13 +116,18 @@ class TorchClassifier(BaseModel):
         return ((x - self.stats_.mean) / self.stats_.std).unsqueeze(1)
 
     # ---- fit / predict ----------------------------------------------------------------
-    def fit(self, X, y, X_val=None, y_val=None):
-        """Train on waveforms `X` with labels `y`; early stopping on (`X_val`, `y_val`)."""
+    def fit(self, X, y, X_val=None, y_val=None, augmenter=None):
+        """Train on waveforms `X` with labels `y`; early stopping on (`X_val`, `y_val`).
+
+        `augmenter` (a `gunshot_bench.augment.Augmenter` over `X`) re-draws the augmentation of
+        every training clip each epoch; normalisation statistics stay those of the clean clips.
+        """
         F = self.features(X)
         F_val = None if X_val is None else self.features(X_val)
-        return self.fit_features(F, y, F_val, y_val)
+        return self.fit_features(F, y, F_val, y_val, augmenter=augmenter)
 
-    def fit_features(self, F, y, F_val=None, y_val=None, stats: FeatureStats | None = None):
+    def fit_features(self, F, y, F_val=None, y_val=None, stats: FeatureStats | None = None,
+                     augmenter=None):
         """`fit` on precomputed log-STFT features (lets the two-stage model share them)."""
         y_idx = self._set_classes(y)
         warm = getattr(self, "_warm_start", None)
@@ -141,11 +146,11 @@ class TorchClassifier(BaseModel):
             self.net_ = self._build_net(len(self.classes_))
             if warm is not None:
                 self.net_.load_state_dict(warm["state"])
-            self.history_ = self._train_loop(F, y_idx, val)
+            self.history_ = self._train_loop(F, y_idx, val, augmenter)
         self.net_.eval()
         return self
 
-    def _train_loop(self, F, y_idx, val) -> list[dict]:
+    def _train_loop(self, F, y_idx, val, augmenter=None) -> list[dict]:
         net = self.net_
         opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -164,7 +169,7 @@ class TorchClassifier(BaseModel):
             total_loss, correct = 0.0, 0
             for start in range(0, len(order), self.batch_size):
                 idx = np.sort(order[start:start + self.batch_size])
-                xb, yb = self._batch(F[idx]), targets[idx]
+                xb, yb = self._batch(self._epoch_features(F, idx, augmenter, epoch)), targets[idx]
                 opt.zero_grad(set_to_none=True)
                 with torch.autocast("cpu", dtype=amp or torch.bfloat16, enabled=amp is not None):
                     logits = net(xb)
@@ -192,6 +197,17 @@ class TorchClassifier(BaseModel):
         if best_state is not None:
             net.load_state_dict(best_state)
         return history
+
+    def _epoch_features(self, F, idx, augmenter, epoch: int) -> np.ndarray:
+        """Features of batch `idx` in `epoch`: clean, or of the clips augmented for this epoch
+        (features are per clip, so computing them per batch gives the same values)."""
+        if augmenter is None:
+            return F[idx]
+        waves, changed = augmenter(idx, epoch)
+        out = F[idx]
+        if changed.any():
+            out[changed] = self.features(waves[changed])
+        return out
 
     def _evaluate(self, F, y_idx, loss_fn) -> tuple[float, float]:
         self.net_.eval()

@@ -6,9 +6,12 @@ PREDICTED category, so a stage-1 mistake can never be repaired by stage 2 and en
 accuracy never exceeds stage-1 accuracy. A category with one model in training gets a
 constant sub-model. Labels are model ids (indices into `taxonomy.MODELS`).
 
-`predict` is the routed decision. `predict_proba` is the full hierarchical distribution
-p(category) * p(model | category) over every sub-model (what ranking metrics need); where
-stage 1 is unsure its argmax can differ from the routed decision.
+`predict_proba` is the full hierarchical distribution p(category) * p(model | category) over
+every sub-model, and `predict` is its argmax: the reported label is the most probable one and
+its probability is the product of the stage probabilities (`ranked_labels` lists the
+alternatives in descending probability). `route` keeps study A's routed decision (the argmax
+model of the argmax category's sub-model); where stage 1 is unsure the two can differ, and the
+routed one can then be less probable than an alternative (docs/models.md).
 """
 
 from __future__ import annotations
@@ -149,8 +152,19 @@ class TwoStageAudioResNet(BaseModel):
         return cat, p_cat.max(1), model, p_model
 
     def predict(self, X) -> np.ndarray:
-        """Model ids: each clip classified by the sub-model of its predicted category."""
-        return self.route(X)[2]
+        """Model ids: the most probable model of p(category) * p(model | category) per clip."""
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(1)] if len(proba) else np.zeros(0, np.int64)
+
+    def ranked_labels(self, X, top_k: int = 3) -> list[list[tuple[int, float]]]:
+        """Per clip: the `top_k` (model id, p(category) * p(model | category)) in descending
+        probability; the first is `predict`'s label."""
+        proba = self.predict_proba(X)
+        out = []
+        for p in proba:
+            order = np.argsort(-p, kind="stable")[:top_k]  # stable: ties keep the class order
+            out.append([(int(self.classes_[j]), float(p[j])) for j in order])
+        return out
 
     def predict_proba(self, X) -> np.ndarray:
         """p(category) * p(model | category) over `classes_` (every sub-model evaluated)."""
@@ -167,21 +181,9 @@ class TwoStageAudioResNet(BaseModel):
         return np.concatenate(parts) if parts else np.zeros((0, len(self.classes_)), np.float32)
 
     def describe(self, X, top_k: int = 3) -> list[list[tuple[str, float]]]:
-        """Per clip: the routed "Category - Model" with p(category) * p(model | category),
-        then the `top_k - 1` most probable other models of the hierarchical distribution."""
-        cat, p_cat, model, p_model = self.route(X)
-        proba = self.predict_proba(X) if top_k > 1 else None
-        out = []
-        for i in range(len(model)):
-            rows = [(label_text(model[i]), float(p_cat[i] * p_model[i]))]
-            if proba is not None:
-                for j in np.argsort(-proba[i]):
-                    if len(rows) >= top_k:
-                        break
-                    if self.classes_[j] != model[i]:
-                        rows.append((label_text(self.classes_[j]), float(proba[i, j])))
-            out.append(rows)
-        return out
+        """Per clip: the `top_k` "Category - Model" labels with p(category) * p(model | category),
+        in descending probability (the first is the reported label)."""
+        return [[(label_text(m), p) for m, p in rows] for rows in self.ranked_labels(X, top_k)]
 
     def complexity(self) -> dict:
         """Parameters of all networks; FLOPs of one routed clip (stage 1 + one sub-model)."""

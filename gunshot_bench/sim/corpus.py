@@ -34,7 +34,7 @@ MARKER = ".gunshot_bench_synth.json"
 PARTIAL_MARKER = ".gunshot_bench_synth.partial.json"
 METADATA = "metadata.csv"
 #: Bumped whenever the generator's output changes for a given preset and seed.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 LICENCE = "CC0-1.0 (simulated by gunshot-bench)"
 FIRST_COLUMNS = ("recording_id", "rel_path", "label", "model", "category", "kind", "n_segments",
                  "duration_s", "sample_rate", "channels", "subtype", "distance_m", "azimuth_deg",

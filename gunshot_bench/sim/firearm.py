@@ -18,9 +18,9 @@ barrel length, projectile, action, cyclic rate) through published scaling laws:
   It reaches a microphone only inside the Mach cone's field (angle from the line of fire below
   90 deg - asin(1/M)) and only where the projectile is still supersonic (drag deceleration
   v(s) = v0 exp(-s / L_drag)); there it arrives AHEAD of the blast.
-- Action noise: damped modal "clicks" for slide/bolt travel, pump strokes, revolver indexing
-  and spent cases hitting the ground; their levels (order-of-magnitude estimates, 40-70 dB
-  below the blast at 1 m) are assumptions, stated in docs/simulator.md.
+- Action noise: each model's mechanical signature is in `sim.mechanism`; `ClickBank` here renders
+  the generic impacts (spent cases hitting the ground). Levels are assumptions, stated in
+  docs/simulator.md.
 - Firing schedule: automatic fire at the model's cyclic rate with a few % shot-to-shot jitter;
   semi-automatic strings at human rates (0.2-1 s splits), pump and revolver slower.
 
@@ -277,10 +277,6 @@ def click(rng: np.random.Generator, peak_pa: float, f_lo: float, f_hi: float, de
     return wave * (peak_pa / max(np.abs(wave).max(), 1e-12))
 
 
-def _db_pa(spl_db: float) -> float:
-    return 20e-6 * 10 ** (spl_db / 20.0)
-
-
 class ClickBank:
     """A few variants of each mechanical sound of one weapon, drawn once per recording.
 
@@ -301,40 +297,6 @@ class ClickBank:
         else:
             wave = waves[int(self.rng.integers(len(waves)))]
         return wave * peak_pa
-
-
-def action_events(gun: GunAcoustics, period_s: float | None, rng: np.random.Generator,
-                  bank: ClickBank | None = None) -> list[tuple[float, np.ndarray]]:
-    """Mechanical transients of one shot as (time after the shot in s, waveform in Pa at 1 m).
-
-    Levels are peak SPL at 1 m; estimates (no standard measurement exists), far below the blast.
-    """
-    bank = bank or ClickBank(rng)
-    events: list[tuple[float, np.ndarray]] = []
-    action = gun.action
-    if action in ("semi_auto", "select_fire", "full_auto"):
-        # Slide/bolt returning to battery: pistols ~15-25 ms; rifles and automatics one cycle.
-        cycle = period_s if period_s else (0.02 if gun.category == "pistol" else 0.07)
-        events.append((rng.uniform(0.55, 0.75) * cycle,
-                       bank.get("bolt", _db_pa(rng.uniform(112, 122)), 1500, 7000, 0.004)))
-        # The spent case hits the ground after a ~1.2-1.5 m fall (t = sqrt(2h/g) ~ 0.5 s), then bounces.
-        t_fall = math.sqrt(2 * rng.uniform(1.0, 1.6) / 9.81)
-        for bounce in range(rng.integers(1, 4)):
-            events.append((t_fall + 0.08 * bounce * rng.uniform(0.6, 1.2),
-                           bank.get("case", _db_pa(rng.uniform(80, 92) - 6 * bounce), 4000, 14000, 0.02, 4)))
-    elif action == "pump":
-        # Back and forward strokes of the fore-end (and the plastic hull's dull landing).
-        back = rng.uniform(0.25, 0.45)
-        events.append((back, bank.get("pump_back", _db_pa(rng.uniform(105, 115)), 600, 4000, 0.006)))
-        events.append((back + rng.uniform(0.12, 0.22),
-                       bank.get("pump_fwd", _db_pa(rng.uniform(106, 116)), 600, 4500, 0.006)))
-        events.append((back + rng.uniform(0.3, 0.5), bank.get("hull", _db_pa(rng.uniform(70, 80)), 300, 1500, 0.01, 3)))
-    elif action == "revolver":
-        # Cylinder indexing and hammer fall just before the shot of a double-action pull.
-        events.append((-rng.uniform(0.03, 0.09), bank.get("hammer", _db_pa(rng.uniform(92, 102)), 2000, 9000, 0.003)))
-    elif action == "bolt":
-        events.append((rng.uniform(0.3, 0.6), bank.get("bolt", _db_pa(rng.uniform(100, 110)), 1000, 6000, 0.005)))
-    return events
 
 
 # --------------------------------------------------------------------------- firing schedule

@@ -10,9 +10,14 @@ are exactly what a build will cut.
   imbalanced; the other counts below are chosen in that spirit (not taken from the paper), with
   a shotgun (DP-12, Kel-Tec KSG, Benelli Nova) and a machine gun (RPK) under 50. Each model is
   spread over 6-40 recordings (about one recording per 12 segments) so grouped splits mean
-  something. Backgrounds: 13 kinds x 80 segments (1,040) in 8 recordings each.
-- `small`: every model with 6 recordings and 12-18 segments; 13 x 6 background recordings.
-- `tiny`: for tests: every model with 3 one-segment recordings; 3 one-segment recordings per background kind.
+  something. Backgrounds: 34 kinds x 48 segments (1,632) in 6 recordings each.
+- `small`: every model with 6 recordings and 12-18 segments (3 sessions, 2 guns); every
+  background kind with 6 segments in 3 recordings.
+- `tiny`: for tests: every model with 3 one-segment recordings; 3 one-segment recordings per
+  background kind of `TINY_KINDS`.
+- `diverse`: `paper`'s sizes with every recording drawn independently over the full range of
+  places, distances and chains (robustness work). `paper`, `small` and `tiny` are "collection"
+  style: a few sessions per model, mostly near-field range recordings.
 """
 
 from __future__ import annotations
@@ -25,7 +30,20 @@ from gunshot_bench.rng import derive_rng
 from gunshot_bench.taxonomy import MODELS, get_model, resolve_label
 
 BACKGROUND_KINDS = ("crowd", "scream", "street", "wind", "rain", "music", "fireworks", "door_slam",
-                    "balloon_pop", "bag_pop", "clap", "hammering", "car_backfire")
+                    "balloon_pop", "bag_pop", "clap", "hammering", "car_backfire",
+                    # the urban classes of Salamon et al. (2014)
+                    "air_conditioner", "car_horn", "children_playing", "dog_bark", "drilling", "engine_idling",
+                    "jackhammer", "siren", "street_music",
+                    # firearm handling without a shot
+                    "magazine_noise", "slide_rack_noise", "dry_fire_noise", "case_drop_noise",
+                    # more impulsive confusers
+                    "nail_gun", "construction_impact_noise", "lid_slam_noise", "thunder", "sports_ball_noise",
+                    # long quiet ambiences
+                    "ambience_car_park", "ambience_square", "ambience_office")
+STYLES = ("collection", "diverse")
+#: The kinds `tiny` renders (the test suite builds it often): the original 13 and one or two per new group.
+TINY_KINDS = BACKGROUND_KINDS[:13] + ("air_conditioner", "engine_idling", "jackhammer", "slide_rack_noise",
+                                      "magazine_noise", "ambience_office")
 
 #: Gunshot segments per model in the `paper` preset (sum 3,343).
 PAPER_COUNTS = {
@@ -52,12 +70,19 @@ class RecordingPlan:
     category: str | None
     n_segments: int
     tail_s: float
+    #: Recording session (same place, microphone and chain; "" = its own session), the physical
+    #: gun used (index among the model's guns) and the preset's style ("collection" or "diverse").
+    session: str = ""
+    gun: int = 0
+    style: str = "collection"
 
     def __post_init__(self):
         if self.n_segments < 1:
             raise ValueError(f"{self.recording_id}: n_segments must be >= 1, got {self.n_segments}")
         if not 0.05 < self.tail_s < 1.9:
             raise ValueError(f"{self.recording_id}: tail {self.tail_s} s outside (0.05, 1.9)")
+        if self.style not in STYLES:
+            raise ValueError(f"{self.recording_id}: style {self.style!r} not one of {STYLES}")
 
     @property
     def duration_s(self) -> float:
@@ -66,13 +91,22 @@ class RecordingPlan:
 
 @dataclass(frozen=True)
 class Preset:
-    """Sizes of a preset: segments and recordings per model, per background kind."""
+    """Sizes of a preset: segments and recordings per model, per background kind.
+
+    `style` "collection" groups each model's recordings into a few sessions (same place,
+    microphone and chain; mostly near-field range recordings, like study A's collections) made
+    with `guns_per_model` physical guns; "diverse" draws every recording independently over the
+    full range of places, distances and chains.
+    """
 
     name: str
     model_segments: tuple[tuple[str, int], ...]
     model_recordings: tuple[tuple[str, int], ...]
     background_segments: int
     background_recordings: int
+    style: str = "collection"
+    guns_per_model: int = 3
+    background_kinds: tuple[str, ...] = ()  # () = every kind in BACKGROUND_KINDS
 
     def __post_init__(self):
         seg, rec = dict(self.model_segments), dict(self.model_recordings)
@@ -81,10 +115,26 @@ class Preset:
         for m in seg:
             if rec[m] < 1 or seg[m] < rec[m]:
                 raise ValueError(f"preset {self.name}: {m} needs 1 <= recordings ({rec[m]}) <= segments ({seg[m]})")
+        if self.style not in STYLES or self.guns_per_model < 1:
+            raise ValueError(f"preset {self.name}: style must be one of {STYLES} and guns_per_model >= 1")
+        if set(self.background_kinds) - set(BACKGROUND_KINDS):
+            unknown = sorted(set(self.background_kinds) - set(BACKGROUND_KINDS))
+            raise ValueError(f"preset {self.name}: unknown background kinds {unknown}")
         if not 1 <= self.background_recordings <= self.background_segments:
             raise ValueError(f"preset {self.name}: need 1 <= background recordings <= background segments")
-        if sum(seg.values()) + self.background_segments * len(BACKGROUND_KINDS) > MAX_SEGMENTS:
+        if sum(seg.values()) + self.background_segments * len(self.kinds) > MAX_SEGMENTS:
             raise ValueError(f"preset {self.name}: more than {MAX_SEGMENTS} segments is not a sane corpus")
+
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The background kinds this preset renders."""
+        return self.background_kinds or BACKGROUND_KINDS
+
+
+def sessions_for(n_recordings: int) -> int:
+    """A few sessions per model: 3 for up to 11 recordings, one more per 12 recordings after that."""
+    return min(n_recordings, 3 + n_recordings // 12)
 
 
 def _recordings_for(count: int) -> int:
@@ -93,11 +143,15 @@ def _recordings_for(count: int) -> int:
 
 PRESETS: dict[str, Preset] = {
     "paper": Preset("paper", tuple(PAPER_COUNTS.items()),
-                    tuple((m, _recordings_for(c)) for m, c in PAPER_COUNTS.items()), 80, 8),
+                    tuple((m, _recordings_for(c)) for m, c in PAPER_COUNTS.items()), 48, 6),
+    # study A's sizes with today's wide randomisation (every recording its own place and chain)
+    "diverse": Preset("diverse", tuple(PAPER_COUNTS.items()),
+                      tuple((m, _recordings_for(c)) for m, c in PAPER_COUNTS.items()), 48, 6, style="diverse"),
     "small": Preset("small", tuple((m, 12 + 6 * (i % 2)) for i, m in enumerate(MODELS)),
-                    tuple((m, 6) for m in MODELS), 12, 6),
+                    tuple((m, 6) for m in MODELS), 6, 3, guns_per_model=2),
     # three one-segment recordings per background kind, so that noise reaches every split
-    "tiny": Preset("tiny", tuple((m, 3) for m in MODELS), tuple((m, 3) for m in MODELS), 3, 3),
+    "tiny": Preset("tiny", tuple((m, 3) for m in MODELS), tuple((m, 3) for m in MODELS), 3, 3,
+                   guns_per_model=2, background_kinds=TINY_KINDS),
 }
 
 
@@ -146,13 +200,23 @@ def plan(preset: str | Preset, seed: int = 0) -> list[RecordingPlan]:
     for model, total in preset.model_segments:
         rng = derive_rng(seed, "sim-plan", preset.name, model)
         category = get_model(model).category
-        for i, k in enumerate(_split(total, recs[model], rng)):
+        n_rec = recs[model]
+        # Sessions: consecutive recordings share one; guns are handed out in turn over the sessions.
+        if preset.style == "diverse":
+            session_of = list(range(n_rec))
+        else:
+            sizes = _split(n_rec, sessions_for(n_rec), derive_rng(seed, "sim-sessions", preset.name, model))
+            session_of = [s for s, size in enumerate(sizes) for _ in range(size)]
+        for i, k in enumerate(_split(total, n_rec, rng)):
+            session = session_of[i]
             out.append(RecordingPlan(f"sim-{model_dir(model)}-r{i:03d}", "gunshot", model, category, k,
-                                     float(rng.uniform(0.06, 1.89))))
-    for kind in BACKGROUND_KINDS:
+                                     float(rng.uniform(0.06, 1.89)), f"sim-{model_dir(model)}-s{session:02d}",
+                                     session % preset.guns_per_model, preset.style))
+    for kind in preset.kinds:
         rng = derive_rng(seed, "sim-plan", preset.name, kind)
         for i, k in enumerate(_split(preset.background_segments, preset.background_recordings, rng)):
-            out.append(RecordingPlan(f"sim-{kind}-r{i:03d}", kind, None, None, k, float(rng.uniform(0.06, 1.89))))
+            out.append(RecordingPlan(f"sim-{kind}-r{i:03d}", kind, None, None, k, float(rng.uniform(0.06, 1.89)),
+                                     style=preset.style))
     return out
 
 

@@ -7,7 +7,8 @@ recorded audio. Licence: "CC0-1.0 (simulated by gunshot-bench)".
 Labels: `metadata.csv` at the root lists every generated file with its label (the model's
 display name for gunshots, the background kind, e.g. "crowd" or "door_slam", for backgrounds),
 its recording id (the split group: one synthesised recording) and every generation parameter,
-which is kept in `ClipRecord.extra`. The folder layout is the `folder` loader's
+which is kept in `ClipRecord.extra`; `sim_params` (the listener-recoverable parameters, JSON)
+becomes the dataset column of that name. The folder layout is the `folder` loader's
 (`<category>/<model>/<id>.wav`, `_background/<kind>/<id>.wav`); a file that metadata.csv does
 not list is treated exactly as the `folder` loader would treat it.
 """
@@ -33,7 +34,8 @@ _NOT_AUDIO = {
 }
 #: Metadata columns copied into ClipRecord.extra (the rest stay in metadata.csv).
 EXTRA_COLUMNS = ("kind", "environment", "distance_m", "azimuth_deg", "n_shots", "nwave_present",
-                 "clipping", "codec", "sample_rate", "channels", "rt60_s", "seed", "preset")
+                 "clipping", "codec", "sample_rate", "channels", "rt60_s", "seed", "preset", "session",
+                 "muzzle_device", "sim_params")
 
 
 def read_metadata(root: Path) -> dict[str, dict]:
