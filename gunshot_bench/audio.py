@@ -1,6 +1,6 @@
 """Audio: decoding (the one I/O edge), validation, downmix, resampling, segmentation, WAV bytes.
 
-Everything but `decode` and `read_wav_header` is a pure function of arrays. Study A's
+Everything but `decode`, `open_stream` and `read_wav_header` is a pure function of arrays. Study A's
 segmentation: a recording is cut into consecutive, non-overlapping 2.0 s segments and the tail
 shorter than 2 s is dropped. Study A also skipped a recording shorter than 2 s; real
 single-shot clips are often 0.25-2 s, so by default such a recording is kept as one segment,
@@ -79,13 +79,29 @@ def read_wav_header(path: Path) -> tuple[int, int, int] | None:
             f.seek(size + (size & 1), io.SEEK_CUR)
 
 
-def decode(path: Path, start_s: float | None = None, end_s: float | None = None) -> Decoded:
-    """Read an audio file (WAV, FLAC, OGG, MP3, AIFF) with soundfile, optionally a time range.
+#: Header sanity limits, checked before anything is allocated: a header is only a claim, and a
+#: 264 KB file claiming 1 Hz asks the resampler for 44,100 output samples per input sample.
+MIN_SAMPLE_RATE = 1_000
+MAX_SAMPLE_RATE = 768_000
+MAX_CHANNELS = 64
+MAX_DURATION_S = 24 * 3600.0
+#: Bytes of decoded float32 audio read at a time; bounds a worker's memory whatever the file's length.
+BLOCK_BYTES = 4 << 20
 
-    Raises:
-        AudioError: the file is not decodable audio, is a truncated WAV, or the range is empty.
-    """
-    path = Path(path)
+
+def check_header(sample_rate: int, channels: int, frames: int) -> None:
+    """Raise AudioError when a header's sample rate, channel count or length is outside sane limits."""
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise AudioError(f"header claims a sample rate of {sample_rate} Hz, outside "
+                         f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz")
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise AudioError(f"header claims {channels} channels, outside 1-{MAX_CHANNELS}")
+    if frames / sample_rate > MAX_DURATION_S:
+        raise AudioError(f"header claims {frames / sample_rate / 3600:.1f} hours of audio, over the "
+                         f"{MAX_DURATION_S / 3600:g} hour limit")
+
+
+def _check_truncation(path: Path) -> None:
     if path.suffix.lower() in {".wav", ".wave"}:
         header = read_wav_header(path)
         if header is not None:
@@ -96,24 +112,93 @@ def decode(path: Path, start_s: float | None = None, end_s: float | None = None)
                 raise AudioError(
                     f"truncated WAV: header declares {declared} bytes of audio, the file holds {present}{partial}"
                 )
+
+
+_DECODE_ERRORS = (sf.LibsndfileError, RuntimeError, TypeError, ValueError)
+
+
+@dataclass(frozen=True)
+class Stream:
+    """An audio file (or a time range of it) opened for reading in blocks; see `open_stream`."""
+
+    path: Path
+    sample_rate: int
+    channels: int
+    start: int
+    frames: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.sample_rate
+
+    def blocks(self, block_bytes: int = BLOCK_BYTES):
+        """float32 [n, channels] blocks covering the range in order; at most `block_bytes` each."""
+        block_frames = max(1, block_bytes // (4 * self.channels))
+        try:
+            with sf.SoundFile(str(self.path)) as f:
+                if self.start:
+                    f.seek(self.start)
+                left = self.frames
+                while left > 0:
+                    block = f.read(min(block_frames, left), dtype="float32", always_2d=True)
+                    if block.shape[0] == 0:
+                        break  # the header over-stated the length: stop at what is there
+                    left -= block.shape[0]
+                    yield block
+        except _DECODE_ERRORS as exc:
+            raise AudioError(f"not decodable as audio ({str(exc).strip() or type(exc).__name__})") from exc
+
+
+def open_stream(path: Path, start_s: float | None = None, end_s: float | None = None) -> Stream:
+    """Check a file's header and open it (or the range `start_s`-`end_s`) for block-wise reading.
+
+    Raises:
+        AudioError: not decodable audio, a truncated WAV, a header outside the sane limits, or an empty range.
+    """
+    path = Path(path)
+    _check_truncation(path)
     try:
         info = sf.info(str(path))
-        start = 0 if start_s is None else int(round(start_s * info.samplerate))
-        stop = None if end_s is None else int(round(end_s * info.samplerate))
-        samples, sample_rate = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+    except _DECODE_ERRORS as exc:
         raise AudioError(f"not decodable as audio ({str(exc).strip() or type(exc).__name__})") from exc
+    check_header(int(info.samplerate), int(info.channels), max(int(info.frames), 0))
+    total = max(int(info.frames), 0)
+    start = 0 if start_s is None else min(int(round(start_s * info.samplerate)), total)
+    stop = total if end_s is None else min(int(round(end_s * info.samplerate)), total)
+    if stop - start <= 0:
+        raise AudioError("no audio frames" + ("" if start_s is None else f" in {start_s}-{end_s} s"))
+    return Stream(path=path, sample_rate=int(info.samplerate), channels=int(info.channels), start=start,
+                  frames=stop - start)
+
+
+def decode(path: Path, start_s: float | None = None, end_s: float | None = None) -> Decoded:
+    """Read an audio file (WAV, FLAC, OGG, MP3, AIFF) with soundfile, optionally a time range.
+
+    The whole range is held in memory; the build reads long files with `open_stream` instead.
+
+    Raises:
+        AudioError: the file is not decodable audio, is a truncated WAV, has a header outside
+            the sane limits (`check_header`), or the range is empty.
+    """
+    stream = open_stream(path, start_s, end_s)
+    blocks = list(stream.blocks())
+    samples = np.concatenate(blocks) if len(blocks) != 1 else blocks[0]
     if samples.shape[0] == 0:
         raise AudioError("no audio frames" + ("" if start_s is None else f" (in {start_s}-{end_s} s)"))
-    return Decoded(samples=samples, sample_rate=int(sample_rate))
+    return Decoded(samples=samples, sample_rate=stream.sample_rate)
 
 
-def check_finite_and_audible(samples: np.ndarray) -> None:
-    """Raise AudioError when samples hold NaN/Inf or are all zero (nothing to learn from)."""
+def check_finite(samples: np.ndarray) -> None:
+    """Raise AudioError when samples hold NaN or infinite values."""
     finite = np.isfinite(samples)
     if not finite.all():
         n_bad = int(samples.size - np.count_nonzero(finite))
         raise AudioError(f"contains NaN or infinite sample values ({n_bad} of them)")
+
+
+def check_finite_and_audible(samples: np.ndarray) -> None:
+    """Raise AudioError when samples hold NaN/Inf or are all zero (nothing to learn from)."""
+    check_finite(samples)
     if not np.any(samples):
         raise AudioError("silent: every sample is zero")
 

@@ -9,6 +9,9 @@ and rebuilt by constructing a fresh estimator and setting the attributes back. N
 from __future__ import annotations
 
 import json
+import pickle
+import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -22,17 +25,43 @@ from gunshot_bench import __version__
 FORMAT_VERSION = 2
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file that is damaged or not what a model wrote (a one-line user error)."""
+
+
+@contextmanager
+def malformed(where: Path):
+    """Turn the errors a damaged checkpoint causes while a model is rebuilt (missing keys, wrong
+    types, state-dict keys or shapes that do not fit) into one CheckpointError naming `where`.
+    The original error stays attached as the cause (`gunshot-bench -v` shows it)."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, IndexError, AttributeError, RuntimeError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise CheckpointError(f"{where}: malformed checkpoint ({type(exc).__name__}: {detail:.200}); "
+                              "retrain the model or restore the run directory") from exc
+
+
 def write_json(path: Path, obj) -> None:
     """Write `obj` as indented JSON (tuples become lists, numpy scalars become numbers)."""
     Path(path).write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
 
 
-def read_json(path: Path):
-    """Read a JSON file; a missing file is a FileNotFoundError naming it."""
+def read_json(path: Path, expect: type | None = None):
+    """Read a JSON file; a missing file is a FileNotFoundError naming it, a damaged one (or,
+    with `expect`, one holding another JSON type) a CheckpointError naming it."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint file missing")
-    return json.loads(path.read_text())
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: not valid JSON ({exc})") from None
+    if expect is not None and not isinstance(data, expect):
+        raise CheckpointError(f"{path}: expected a JSON {expect.__name__}, found a {type(data).__name__}")
+    return data
 
 
 def _json_default(obj):
@@ -52,8 +81,13 @@ def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def load_arrays(path: Path) -> dict[str, np.ndarray]:
     """Arrays from an `.npz`, refusing pickled objects."""
-    with np.load(path, allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise FileNotFoundError(f"{path}: checkpoint file missing") from None
+        raise CheckpointError(f"{path}: not a readable array file ({str(exc).strip()[:200]})") from exc
 
 
 def save_state_dict(path: Path, module: torch.nn.Module) -> None:
@@ -63,7 +97,17 @@ def save_state_dict(path: Path, module: torch.nn.Module) -> None:
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Weights saved by `save_state_dict`, loaded without executing code (`weights_only=True`)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint file missing")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"{path}: not a readable torch state dict ({first[:200]})") from exc
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path}: not a state dict of tensors")
+    return state
 
 
 def check_package_version(found: str | None, where: Path) -> None:

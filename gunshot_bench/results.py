@@ -154,12 +154,17 @@ def read_result(path: Path | str) -> dict:
         result = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ResultError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except UnicodeDecodeError as exc:
+        raise ResultError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
     except OSError as exc:
         raise ResultError(f"{path}: cannot be read ({exc.strerror})") from None
     if not isinstance(result, dict):
         raise ResultError(f"{path}: (top level): a result is a JSON object, got {type(result).__name__}")
     validate_result(result, path)
     return result
+
+
+_MAX_NAME_BYTES = 200
 
 
 def load_results(root: Path | str) -> tuple[list[tuple[Path, dict]], list[BadResult]]:
@@ -171,6 +176,9 @@ def load_results(root: Path | str) -> tuple[list[tuple[Path, dict]], list[BadRes
     good, bad = [], []
     for path in sorted(root.rglob("*.json")):
         if path.name.startswith(".") or path.name.endswith(".schema.json"):
+            continue
+        if len(path.name.encode()) > _MAX_NAME_BYTES:  # its plot files would exceed the filesystem's limit
+            bad.append(BadResult(path, f"file name over {_MAX_NAME_BYTES} bytes; rename it"))
             continue
         try:
             good.append((path, read_result(path)))

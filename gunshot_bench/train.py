@@ -314,7 +314,7 @@ def plot_history(history: dict, path: Path, title: str = "") -> Path:
 def load_run(run_dir) -> LoadedRun:
     """Read a run directory back; refuses another package version or mismatched labels."""
     run_dir = Path(run_dir)
-    config = read_json(run_dir / "config.json")
+    config = read_json(run_dir / "config.json", expect=dict)
     check_package_version(config.get("package_version"), run_dir)
     task = get_task(config["task"])
     stored = tuple(config.get("label_names", ()))

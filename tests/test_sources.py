@@ -46,7 +46,8 @@ def test_folder_accounts_for_every_entry(tmp_path):
     assert "not an audio file" in reasons["MP5/readme.txt"]
     assert "dangling" in reasons["MP5/dangling.wav"]
     assert "not in the taxonomy" in reasons["holiday/x.wav"]
-    assert len(records) + len(skipped) == 6
+    assert "not a file: a folder named like an audio file" in reasons["MP5/dir.wav/"]  # reported, and descended
+    assert len(records) + len(skipped) == 7
 
 
 def test_kaggle_groups_numbered_stems_and_fixes_m4(tmp_path):

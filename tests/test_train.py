@@ -130,12 +130,12 @@ def test_torch_runs_are_deterministic_and_fine_tune_from_a_run(fake_data, tmp_pa
 
 
 def test_cli_train(fake_data, tmp_path, capsys):
-    code = main(["train", "--data", str(fake_data["dir"]), "--model", "gmm", "--task", "category",
-                 "--out", str(tmp_path / "run"), "--set", "n_components=2"])
+    code = main(["train", "--data", str(fake_data["dir"]), "--model", "gmm", "--task", "category",  # a fake folder: no
+                 "--out", str(tmp_path / "run"), "--set", "n_components=2", "--no-verify"])       # shards to verify
     assert code == 0
     assert "validation: accuracy" in capsys.readouterr().out
     assert json.loads((tmp_path / "run" / "config.json").read_text())["params"]["n_components"] == 2
     assert main(["train", "--data", str(fake_data["dir"]), "--model", "svn",
-                 "--out", str(tmp_path / "bad")]) == 2
+                 "--out", str(tmp_path / "bad"), "--no-verify"]) == 2
     assert "did you mean svm" in capsys.readouterr().err
 

@@ -14,11 +14,38 @@ import sys
 
 from gunshot_bench import __version__
 
-COMMANDS = ["build", "publish", "download", "train", "predict", "synth", "leaderboard", "robustness", "evaluate", "run", "export"]
+COMMANDS = ["build", "publish", "download", "train", "predict", "synth", "leaderboard", "robustness", "evaluate", "run", "export", "verify"]
 
 
 class UserError(Exception):
     """An error caused by the user's input: printed without a traceback, exit code 2."""
+
+
+def _number(kind, minimum, text: str, strict: bool):
+    import argparse
+
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if value != value or value in (float("inf"), float("-inf")) or value < minimum or (strict and value == minimum):
+        raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum}, got '{text}'")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0 (argparse turns the error into a one-line message and exit 2)."""
+    return _number(int, 0, text, strict=True)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    return _number(int, 0, text, strict=False)
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    return _number(float, 0.0, text, strict=True)
 
 
 def parse_source(text: str) -> tuple[str, str]:
@@ -29,8 +56,15 @@ def parse_source(text: str) -> tuple[str, str]:
     return kind.strip(), path.strip()
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the message and where to look, no usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gunshot-bench",
         description="Firearm sound recognition: dataset builder and benchmark.",
     )

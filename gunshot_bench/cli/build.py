@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gunshot_bench.audio import MIN_DURATION_S, PAD_MODES
-from gunshot_bench.cli import parse_source
+from gunshot_bench.cli import non_negative_int, parse_source, positive_float
 
 
 def add_parser(sub) -> None:
@@ -28,7 +28,9 @@ def add_parser(sub) -> None:
                    help="recording id from each file's path relative to its source: a regular expression "
                         r"with a named group, e.g. '(?P<id>[^/]+)_\d+\.wav$' (files of one id share a split)")
     p.add_argument("--overwrite", action="store_true", help="replace an output folder holding a different build")
-    p.add_argument("--workers", type=int, default=0, help="decoding processes (default: all cores)")
+    p.add_argument("--workers", type=non_negative_int, default=0, help="decoding processes (default: all cores)")
+    p.add_argument("--file-timeout", type=positive_float, default=3600.0, metavar="SECONDS",
+                   help="fail a file still decoding after this long and go on (default 3600)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -49,7 +51,8 @@ def run(args) -> int:
     sources = tuple(parse_source(s) for s in args.source) + tuple(("noise", p) for p in args.noise)
     config = BuildConfig(sources=sources, out_dir=args.out, version=args.version, seed=args.seed,
                          variants=variants_from(args.variants), overwrite=args.overwrite, workers=args.workers,
-                         min_duration_s=args.min_duration, pad_mode=args.pad, group_by=args.group_by)
+                         min_duration_s=args.min_duration, pad_mode=args.pad, group_by=args.group_by,
+                         file_timeout_s=args.file_timeout)
     summary = build_dataset(config, progress=not args.no_progress)
     print(f"built {config.name} {config.version}: {summary.line()}")
     print(f"report: {summary.out_dir / 'build_report.json'}   card: {summary.out_dir / 'README.md'}")

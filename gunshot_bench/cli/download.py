@@ -21,7 +21,9 @@ def run(args) -> int:
     except RuntimeError as exc:
         raise UserError(str(exc)) from exc
     if failed:
-        print(f"{len(failed)} video(s) failed: {', '.join(failed)}")
+        print(f"{len(failed)} row(s) not downloaded:")
+        for line in failed:
+            print(f"  {line}")
         return 1
     print("all audio present")
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gunshot_bench.cli import positive_int
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -26,10 +28,11 @@ def add_parser(subparsers) -> None:
 def add_entry_options(p) -> None:
     """Which entries, seeds, profile and output folder: shared with `gunshot-bench robustness`."""
     p.add_argument("--models", default="all", help="'all' or entry names, comma-separated (see baselines/)")
-    p.add_argument("--seeds", type=int, default=3, help="training seeds per entry (default 3)")
+    p.add_argument("--seeds", type=positive_int, default=3, help="training seeds per entry (default 3)")
     p.add_argument("--out", default="leaderboard", help="leaderboard folder (default: leaderboard/)")
     p.add_argument("--profile", default=None, help="baseline profile, e.g. 'small' for a small dataset")
     p.add_argument("--overwrite", action="store_true", help="retrain and rescore existing runs and results")
+    p.add_argument("--no-verify", action="store_true", help="skip checking the dataset's shards against its manifest")
 
 
 def run(args) -> int:
@@ -49,6 +52,7 @@ def run(args) -> int:
         unknown = [p for p in protocols if p not in PROTOCOLS]
         if unknown or not protocols:
             raise UserError(f"--protocols: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(PROTOCOLS)}")
+        verify_unless_told(args)
         result = run_leaderboard(args.data, args.models, args.seeds, out, args.overwrite, profile=args.profile,
                                  protocols=protocols, segment_seeds=args.segment_seeds, tasks=tasks)
         rendered = result.rendered
@@ -57,6 +61,20 @@ def run(args) -> int:
             print(f"failed: {failure}")
     print(report(rendered))
     return 0
+
+
+def verify_unless_told(args) -> None:
+    """The cheap dataset verification before anything reads `args.data` (skipped with --no-verify).
+
+    The entry names are checked first: a typo there is the cheaper mistake to report.
+    """
+    from gunshot_bench.leaderboard.run import resolve_entries
+
+    resolve_entries(args.models, args.profile)
+    if not args.no_verify:
+        from gunshot_bench.dataset.verify import check_dataset
+
+        check_dataset(args.data)
 
 
 def report(rendered) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gunshot_bench.cli.leaderboard import add_entry_options
+from gunshot_bench.cli.leaderboard import add_entry_options, verify_unless_told
 
 
 def add_parser(subparsers) -> None:
@@ -22,6 +22,7 @@ def run(args) -> int:
     from gunshot_bench.cli.leaderboard import report
     from gunshot_bench.robustness import run_robustness
 
+    verify_unless_told(args)
     result = run_robustness(args.data, args.models, args.seeds, args.out, args.overwrite, profile=args.profile,
                             study_b=not args.no_study_b)
     print(f"{len(result.written)} robustness results written, {len(result.skipped)} kept from earlier runs")

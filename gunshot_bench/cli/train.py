@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+from gunshot_bench.cli import UserError, non_negative_int, positive_int
 
 
 def add_parser(subparsers) -> None:
@@ -12,9 +15,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--model", required=True, help="registered model name (e.g. audioresnet_two_stage)")
     p.add_argument("--task", default=None, choices=["category", "model", "two_stage", "detection"],
                    help="default: two_stage for audioresnet_two_stage, else model")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--out", required=True, help="run directory to write")
-    p.add_argument("--max-epochs", type=int, default=None)
+    p.add_argument("--max-epochs", type=positive_int, default=None)
+    p.add_argument("--no-verify", action="store_true", help="skip checking the dataset's shards against its manifest")
     p.add_argument("--baseline", default=None, help="baseline TOML name or path for the overrides")
     p.add_argument("--profile", default=None, help="profile of the baseline file (e.g. small)")
     p.add_argument("--init-from", default=None, help="run directory to fine-tune from")
@@ -26,8 +30,16 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from gunshot_bench.dataset.ownership import MARKER
     from gunshot_bench.train import load_baseline, train_run
 
+    out = Path(args.out)
+    if (out / MARKER).exists() or (out / "manifest.json").exists():
+        raise UserError(f"--out {out} is a dataset folder; write the run somewhere else (e.g. runs/NAME)")
+    if not args.no_verify:
+        from gunshot_bench.dataset.verify import check_dataset
+
+        check_dataset(args.data)
     overrides = {}
     if args.baseline:
         overrides.update(load_baseline(args.baseline, args.profile)["overrides"])
@@ -39,6 +51,10 @@ def run(args) -> int:
             overrides[key] = value
     if args.max_epochs is not None:
         overrides["max_epochs"] = args.max_epochs
+    from gunshot_bench.models.registry import check_params, model_class
+    from gunshot_bench.train import split_overrides
+
+    check_params(model_class(args.model), split_overrides(args.model, overrides)[1])  # before any data is read
     task = args.task or ("two_stage" if args.model == "audioresnet_two_stage" else "model")
     result = train_run(args.data, args.model, task, args.seed, args.out, overrides,
                        init_from=args.init_from, progress=True, protocol=args.protocol)

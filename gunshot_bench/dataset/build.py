@@ -13,32 +13,29 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
 import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from gunshot_bench.audio import MIN_DURATION_S, PAD_MODES, SEGMENT_DURATION_S, TARGET_SAMPLE_RATE
-from gunshot_bench.dataset import card, report
+from gunshot_bench.dataset import card, ownership, report
 from gunshot_bench.dataset.report import BuildSummary
 from gunshot_bench.dataset.grouping import fixed_splits, group_recordings
-from gunshot_bench.dataset.process import FileResult, process_record
+from gunshot_bench.dataset.process import FileResult, process_to_store, stored_wavs
 from gunshot_bench.dataset.schema import SPLITS, clean_features
-from gunshot_bench.dataset.shards import ShardWriter, file_sha256
+from gunshot_bench.dataset.shards import ShardWriter
 from gunshot_bench.dataset.split import DEFAULT_RATIOS, assign_splits
+from gunshot_bench.dataset.workers import Failed, MemoryUse, run_isolated
 from gunshot_bench.sources import SOURCE_KINDS, ClipRecord, SkippedFile, get_source
 from gunshot_bench.sources.grouping import GroupBy
 from gunshot_bench.taxonomy import CATEGORIES, MODELS
 
 log = logging.getLogger(__name__)
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
-_POOL_SCHEMA = pa.schema([("wav", pa.binary())])
 
 
 @dataclass(frozen=True)
@@ -54,6 +51,7 @@ class BuildConfig:
         name: the dataset's name in its card.
         overwrite: replace an output folder that holds a different build.
         workers: decoding processes (default: all cores).
+        file_timeout_s: a file still decoding after this long is reported failed and its worker replaced.
     """
 
     sources: tuple[tuple[str, str], ...]
@@ -70,6 +68,7 @@ class BuildConfig:
     min_duration_s: float = MIN_DURATION_S
     pad_mode: str = "noise"
     group_by: str = ""
+    file_timeout_s: float = 3600.0
 
     def __post_init__(self):
         if not self.sources:
@@ -97,28 +96,27 @@ class BuildConfig:
     def parameters(self) -> dict:
         """The inputs of the build that decide its output (not where it goes or how fast)."""
         params = asdict(self)
-        for key in ("out_dir", "overwrite", "workers"):
+        for key in ("out_dir", "overwrite", "workers", "file_timeout_s"):
             params.pop(key)
         params["sources"] = [{"kind": k, "path": str(Path(p).resolve())} for k, p in self.sources]
         return json.loads(json.dumps(params))  # the form it takes in manifest.json (lists, not tuples)
 
 
 def check_output(out_dir: Path, config: BuildConfig) -> None:
-    """Refuse, before any work, an output folder that holds something other than this build."""
-    if not out_dir.exists():
+    """Refuse, before any work, an output folder that holds anything but a previous build.
+
+    Files that no build wrote are never replaced, with or without --overwrite; a previous
+    build with other parameters is replaced only with --overwrite.
+    """
+    ownership.check_replaceable(out_dir)
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
         return
-    if not out_dir.is_dir():
-        raise FileExistsError(f"{out_dir} exists and is not a folder")
-    if not any(out_dir.iterdir()):
-        return
-    manifest_path = out_dir / "manifest.json"
-    if not manifest_path.is_file():
-        raise FileExistsError(f"{out_dir} holds other files and is not a gunshot-bench dataset; choose another --out")
-    old = json.loads(manifest_path.read_text())
+    old = ownership.read_manifest(out_dir)
     if old.get("parameters") != config.parameters() and not config.overwrite:
-        raise FileExistsError(
+        params = old.get("parameters") if isinstance(old.get("parameters"), dict) else {}
+        raise ownership.OutputRefused(
             f"{out_dir} holds a different build (version {old.get('version')}, seed "
-            f"{old.get('parameters', {}).get('seed')}, other sources or parameters); "
+            f"{params.get('seed')}, other sources or parameters); "
             "pass --overwrite to replace it or choose another --out")
 
 
@@ -131,36 +129,30 @@ def _scan(config: BuildConfig, progress: bool) -> tuple[list[ClipRecord], list[S
     return records, skipped
 
 
-def _process_all(records: list[ClipRecord], config: BuildConfig, pool_path: Path,
-                 progress: bool) -> tuple[list[FileResult], dict[str, str]]:
-    """Process every record in worker processes; segment audio goes to `pool_path` in order.
+def _process_all(records: list[ClipRecord], config: BuildConfig, store_dir: Path,
+                 progress: bool) -> tuple[list[FileResult], dict[str, str], dict]:
+    """Process every record in isolated worker processes; each file's segment audio goes to a
+    store file under `store_dir` (see `process.process_to_store`), only metadata comes back.
 
-    Returns the results (segments without their audio bytes) and each file's sha256.
+    A worker that dies or runs past the per-file timeout fails only its own file. Returns the
+    results in record order, each file's sha256 and the peak memory figures.
     """
+    store_dir.mkdir()
     workers = config.workers or os.cpu_count() or 1
-    results: list[FileResult] = []
+    results: list[FileResult | None] = [None] * len(records)
     hashes: dict[str, str] = {}
-    ctx = multiprocessing.get_context("fork")
-    with pq.ParquetWriter(pool_path, _POOL_SCHEMA) as writer, ctx.Pool(workers) as pool:
-        jobs = pool.imap(_work, [(r, config.sample_rate, config.segment_s, config.min_duration_s, config.pad_mode)
-                                 for r in records], chunksize=4)
-        for result, digest in tqdm(jobs, total=len(records), desc="decode + segment", unit="file", disable=not progress):
-            if result.segments:
-                writer.write_table(pa.table({"wav": [s.wav for s in result.segments]}, schema=_POOL_SCHEMA))
-                for s in result.segments:
-                    s.wav = b""
-            hashes[str(result.record.path)] = digest
-            results.append(result)
-    return results, hashes
-
-
-def _work(args) -> tuple[FileResult, str]:
-    record, sample_rate, segment_s, min_duration_s, pad_mode = args
-    try:
-        digest = file_sha256(record.path)
-    except OSError:
-        digest = ""
-    return process_record(record, sample_rate, segment_s, min_duration_s, pad_mode), digest
+    memory = MemoryUse()
+    jobs = [(r, config.sample_rate, config.segment_s, config.min_duration_s, config.pad_mode,
+             store_dir / f"{i:07d}.parquet") for i, r in enumerate(records)]
+    outcomes = run_isolated(process_to_store, jobs, workers, config.file_timeout_s, memory)
+    for index, outcome in tqdm(outcomes, total=len(records), desc="decode + segment", unit="file", disable=not progress):
+        if isinstance(outcome, Failed):
+            results[index] = FileResult(records[index], reason=outcome.reason)
+            continue
+        result, digest = outcome
+        hashes[str(result.record.path)] = digest
+        results[index] = result
+    return results, hashes, memory.as_dict()
 
 
 def _clip_id(record: ClipRecord, index: int) -> str:
@@ -198,22 +190,27 @@ def build_dataset(config: BuildConfig, progress: bool = True) -> BuildSummary:
     out_dir = Path(config.out_dir).resolve()
     check_output(out_dir, config)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    stage = out_dir.parent / f".{out_dir.name}.building-{os.getpid()}"
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir()
-    try:
-        summary = _build_into(stage, out_dir, config, progress)
-        _swap_into_place(stage, out_dir)
-    finally:
+    with ownership.OutputLock(out_dir):
+        ownership.clean_stale(out_dir)
+        check_output(out_dir, config)  # again, under the lock: the folder may have changed meanwhile
+        stage = out_dir.parent / f".{out_dir.name}.building-{os.getpid()}"
         shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir()
+        try:
+            summary = _build_into(stage, out_dir, config, progress)
+            ownership.write_marker(stage)
+            check_output(out_dir, config)  # a file added during the build is refused, not deleted
+            _swap_into_place(stage, out_dir)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
     return summary
 
 
 def _build_into(stage: Path, out_dir: Path, config: BuildConfig, progress: bool) -> BuildSummary:
     records, skipped = _scan(config, progress)
     records, unmatched = GroupBy(config.group_by).apply(records) if config.group_by else (records, [])
-    pool_path = stage / "_pool.parquet"
-    results, hashes = _process_all(records, config, pool_path, progress)
+    store_dir = stage / "_segments"
+    results, hashes, memory = _process_all(records, config, store_dir, progress)
     duplicates_of = report.byte_identical_files(results, hashes)
     grouping = group_recordings(results, duplicates_of)
     fixed, fixed_conflicts = fixed_splits(results, grouping)
@@ -221,15 +218,12 @@ def _build_into(stage: Path, out_dir: Path, config: BuildConfig, progress: bool)
 
     features = clean_features()
     writers = {(c, s): ShardWriter(stage, c, s, features) for c in ("clean", "background") for s in SPLITS}
-    # The pool holds one row group per file with segments, in the order of `results`; reading
-    # it a row group at a time keeps memory to one file's audio.
-    pool = pq.ParquetFile(pool_path, pre_buffer=False)
-    row_group = 0
-    for result in tqdm(results, desc="write shards", unit="file", disable=not progress):
+    # Each file's segment audio sits in its own store file, read a row group at a time, so
+    # memory holds a few dozen segments however long the recording.
+    for index, result in enumerate(tqdm(results, desc="write shards", unit="file", disable=not progress)):
         if not result.segments:
             continue
-        wavs = pool.read_row_group(row_group).column("wav").to_pylist()
-        row_group += 1
+        wavs = stored_wavs(store_dir / f"{index:07d}.parquet")
         if str(result.record.path) in duplicates_of:
             continue
         group = grouping.group_of[result.record.recording_id]
@@ -240,8 +234,7 @@ def _build_into(stage: Path, out_dir: Path, config: BuildConfig, progress: bool)
     for (c, s), w in writers.items():
         w.close()
         counts.setdefault(c, {})[s] = w.rows
-    pool.close()
-    pool_path.unlink()
+    shutil.rmtree(store_dir)
 
     variant_summaries = []
     if config.variants:
@@ -253,17 +246,27 @@ def _build_into(stage: Path, out_dir: Path, config: BuildConfig, progress: bool)
 
     build_report = report.make_report(records, skipped, results, hashes, duplicates_of, grouping, split,
                                       group_by=(config.group_by, unmatched), fixed_conflicts=fixed_conflicts)
+    build_report["memory"] = memory
     (stage / "build_report.json").write_text(json.dumps(build_report, indent=1, ensure_ascii=False))
     manifest = card.make_manifest(stage, config, build_report, counts)
     (stage / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
     (stage / "README.md").write_text(card.render_card(config, manifest, build_report, variant_summaries))
-    return report.summarise(out_dir, build_report, counts, manifest["fingerprint"])
+    summary = report.summarise(out_dir, build_report, counts, manifest["fingerprint"])
+    summary.memory = memory
+    return summary
 
 
 def _swap_into_place(stage: Path, out_dir: Path) -> None:
-    """Replace `out_dir` by `stage` with renames: a crash leaves the old folder (possibly aside) or the new one."""
+    """Replace `out_dir` by `stage` with renames: a crash leaves the old folder (possibly aside) or the new one.
+
+    The old folder loses only the files its marker lists; anything else found in it is left
+    in the `.old-` folder and named in a warning.
+    """
     old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
     if out_dir.exists():
         out_dir.rename(old)
     stage.rename(out_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    if old.exists():
+        left = ownership.remove_owned(old)
+        if left:
+            log.warning("%s was left in place: it holds files no build wrote (%s)", old, ", ".join(left[:10]))

@@ -13,6 +13,10 @@ from pathlib import Path
 DATASET_NAME = "gunshot-bench"
 
 
+class PublishError(ValueError):
+    """Publishing failed for a reason the user can act on (no token, no network): one line."""
+
+
 def home() -> Path:
     """Where gunshot-bench keeps generated corpora, datasets and default models."""
     return Path(os.environ.get("GUNSHOT_BENCH_HOME", Path.home() / ".cache" / "gunshot-bench"))
@@ -38,13 +42,16 @@ def ensure_default_dataset(preset: str = "small", seed: int = 0, progress: bool 
     return out
 
 
-def load_dataset(config: str = "clean", data_dir: str | Path | None = None, build_if_missing: bool = True, **kwargs):
+def load_dataset(config: str = "clean", data_dir: str | Path | None = None, build_if_missing: bool = True,
+                 verify: bool = True, **kwargs):
     """`datasets.load_dataset` on the local gunshot-bench folder (offline; no Hub access).
 
     Args:
         config: "clean", "background", "crowd_noise", "energy" or "detection".
         data_dir: a built dataset folder; default: the local default location.
         build_if_missing: synthesise and build the default dataset when it is absent.
+        verify: check the shards' checksums and row counts against manifest.json first
+            (`gunshot_bench.dataset.verify.check_dataset`); DatasetCorrupt when they differ.
         **kwargs: passed to `datasets.load_dataset` (e.g. `split="train"`).
     """
     import datasets
@@ -54,6 +61,10 @@ def load_dataset(config: str = "clean", data_dir: str | Path | None = None, buil
     data_dir = Path(data_dir)
     if not (data_dir / "README.md").is_file():
         raise FileNotFoundError(f"{data_dir} is not a built gunshot-bench dataset (no README.md card)")
+    if verify:
+        from gunshot_bench.dataset.verify import check_dataset
+
+        check_dataset(data_dir)
     return datasets.load_dataset(str(data_dir), config, **kwargs)
 
 
@@ -64,16 +75,31 @@ def publish(data_dir: Path, repo_id: str, tag: str, token: str | None = None, pr
     the network and a token, so it cannot be exercised on machines without Hub access; the
     repository id must be `org/name`. Returns the URL of the commit.
     """
-    from huggingface_hub import HfApi
+    from huggingface_hub import HfApi, get_token
+    from huggingface_hub.errors import HfHubHTTPError, HTTPError
 
     data_dir = Path(data_dir)
     if "/" not in repo_id:
         raise ValueError(f"--repo must be ORG/NAME on the Hub, got '{repo_id}'")
     if not (data_dir / "manifest.json").is_file():
         raise FileNotFoundError(f"{data_dir} is not a built gunshot-bench dataset (no manifest.json)")
+    token = token or get_token()
+    if not token:
+        raise PublishError("no Hugging Face token: run `hf auth login` or set HF_TOKEN, then publish again")
+    from gunshot_bench.dataset.verify import check_dataset
+
+    check_dataset(data_dir)  # never publish a folder that no longer matches its manifest
     api = HfApi(token=token)
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    commit = api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(data_dir),
-                               commit_message=f"gunshot-bench dataset {tag}")
-    api.create_tag(repo_id, repo_type="dataset", tag=tag, tag_message=f"dataset version {tag}", exist_ok=True)
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        commit = api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(data_dir),
+                                   commit_message=f"gunshot-bench dataset {tag}")
+        api.create_tag(repo_id, repo_type="dataset", tag=tag, tag_message=f"dataset version {tag}", exist_ok=True)
+    except HfHubHTTPError as exc:  # the Hub answered: refused token, no rights, bad name
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise PublishError(f"the Hub refused publishing {data_dir} to {repo_id}: {first[:200]}") from exc
+    except (OSError, HTTPError) as exc:  # offline mode, no network, DNS, timeouts
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise PublishError(f"cannot reach the Hugging Face Hub to publish {data_dir} ({type(exc).__name__}: "
+                           f"{first[:200]}); check the network (and HF_HUB_OFFLINE), then publish again") from exc
     return str(commit.commit_url)

@@ -172,6 +172,7 @@ class BuildSummary:
     fingerprint: str = ""
     groups: int = 0
     warnings: list[str] = field(default_factory=list)
+    memory: dict = field(default_factory=dict)
 
     def line(self) -> str:
         """One line: how many files were included and skipped (and why), and the rows per config."""
@@ -180,7 +181,10 @@ class BuildSummary:
         rows = ", ".join(f"{c} {sum(s.values())}" for c, s in self.segments.items())
         return (f"{self.files_found} files found: {self.files_included} included, {self.files_skipped} skipped"
                 f"{' (' + reasons + ')' if reasons else ''}; {self.groups} recording groups; {total} rows ({rows})"
-                f" -> {self.out_dir}" + "".join(f"\nwarning: {w}" for w in self.warnings))
+                f" -> {self.out_dir}"
+                + (f"; peak memory {self.memory['worker_peak_rss_mb']:.0f} MiB per worker, "
+                   f"{self.memory['parent_peak_rss_mb']:.0f} MiB main process" if self.memory else "")
+                + "".join(f"\nwarning: {w}" for w in self.warnings))
 
 
 def summarise(out_dir: Path, build_report: dict, counts: dict, fingerprint: str) -> BuildSummary:

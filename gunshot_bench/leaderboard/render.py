@@ -103,9 +103,19 @@ def _banner(sections: list[Section]) -> str | None:
     return SIMULATED_BANNER.format(where=where)
 
 
+def _md_text(text: str) -> str:
+    """Text from result fields made inert in Markdown: no raw HTML (`<script>`, `onerror=`) survives."""
+    return html.escape(str(text), quote=False)
+
+
+def _md_code(text: str) -> str:
+    """A file name as a Markdown code span, which shows any markup in it as text."""
+    return "`" + str(text).replace("`", "'") + "`"
+
+
 def _md_table(table: Table) -> list[str]:
     def cell(text: str) -> str:
-        return text.replace("|", "\\|")
+        return _md_text(text).replace("|", "\\|")
 
     lines = ["| " + " | ".join(cell(c) for c in table.columns) + " |",
              "|" + "|".join("---:" if i == 0 else "---" for i in range(len(table.columns))) + "|"]
@@ -128,23 +138,23 @@ def render_markdown(sections: list[Section], bad: list[tuple[str, str]]) -> str:
         out += [f"> **{banner}**", ""]
     for section in sections:
         refs = _plot_refs(section)
-        out += [f"## {section.title}", ""]
+        out += [f"## {_md_text(section.title)}", ""]
         out += ["> **Simulated data.**", ""] if section.simulated else []
-        out += [section.description, ""]
+        out += [_md_text(section.description), ""]
         for table in section.tables:
-            out += [f"### {table.title}", "", *_md_table(table), "", table.caption, ""]
-            out += [f"![{table.title}]({refs.scores[table.slug]})", ""]
+            out += [f"### {_md_text(table.title)}", "", *_md_table(table), "", _md_text(table.caption), ""]
+            out += [f"![{_md_text(table.title)}]({refs.scores[table.slug]})", ""]
         if section.robustness:
             out += ["### Robustness", ""]
             for table in section.robustness:
-                out += [f"#### {table.title}", "", *_md_table(table), "", table.caption, ""]
-                out += [f"![{table.title}]({refs.robustness[table.slug]})", ""]
+                out += [f"#### {_md_text(table.title)}", "", *_md_table(table), "", _md_text(table.caption), ""]
+                out += [f"![{_md_text(table.title)}]({refs.robustness[table.slug]})", ""]
         if refs.confusion:
-            links = [f"[{Path(rel).stem}]({ref})" for rel, ref in sorted(refs.confusion.items())]
+            links = [f"[{_md_text(Path(rel).stem)}]({ref})" for rel, ref in sorted(refs.confusion.items())]
             out += ["Confusion matrices: " + ", ".join(links) + ".", ""]
     if bad:
         out += ["## Result files left out", ""]
-        out += [f"- `{rel}`: {reason}" for rel, reason in bad] + [""]
+        out += [f"- {_md_code(rel)}: {_md_text(reason)}" for rel, reason in bad] + [""]
     return "\n".join(out).rstrip("\n") + "\n"
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from gunshot_bench import __version__
-from gunshot_bench.checkpoint import FORMAT_VERSION, check_package_version, read_json, write_json
+from gunshot_bench.checkpoint import FORMAT_VERSION, check_package_version, malformed, read_json, write_json
 
 HEADER = "model.json"
 
@@ -58,7 +58,7 @@ class BaseModel(ClassifierMixin, BaseEstimator):
     def load(cls, directory: str | Path):
         """Read a model written by `save`; refuses another package version or model class."""
         directory = Path(directory)
-        header = read_json(directory / HEADER)
+        header = read_json(directory / HEADER, expect=dict)
         check_package_version(header.get("package_version"), directory)
         if header.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{directory}: checkpoint format {header.get('format_version')}, but this "
@@ -66,9 +66,10 @@ class BaseModel(ClassifierMixin, BaseEstimator):
         if header["model"] != cls.registered_name:
             raise ValueError(f"{directory}: holds a {header['model']!r} model, "
                              f"not {cls.registered_name!r}")
-        model = cls(**header["params"])
-        model.classes_ = np.asarray(header["classes"], dtype=np.int64)
-        model._load_state(directory, header["meta"])
+        with malformed(directory):
+            model = cls(**header["params"])
+            model.classes_ = np.asarray(header["classes"], dtype=np.int64)
+            model._load_state(directory, header["meta"])
         return model
 
     def _save_state(self, directory: Path) -> dict:
@@ -86,5 +87,7 @@ def load_model(directory: str | Path) -> BaseModel:
     """Load any saved model, dispatching on the registered name in its `model.json`."""
     from gunshot_bench.models.registry import model_class
 
-    header = read_json(Path(directory) / HEADER)
-    return model_class(header["model"]).load(directory)
+    header = read_json(Path(directory) / HEADER, expect=dict)
+    with malformed(Path(directory) / HEADER):
+        cls = model_class(header["model"])
+    return cls.load(directory)

@@ -9,6 +9,8 @@ Example:
 from __future__ import annotations
 
 import difflib
+import inspect
+import math
 
 _REGISTRY: dict[str, type] = {}
 
@@ -42,8 +44,35 @@ def model_class(name: str) -> type:
 
 
 def get(name: str, **params):
-    """A new, unfitted estimator of the model registered as `name` with hyperparameters `params`."""
-    return model_class(name)(**params)
+    """A new, unfitted estimator of the model registered as `name` with hyperparameters `params`.
+
+    Raises:
+        ValueError: a numeric hyperparameter outside what its default implies (see `check_params`).
+    """
+    cls = model_class(name)
+    check_params(cls, params)
+    return cls(**params)
+
+
+def check_params(cls: type, params: dict) -> None:
+    """Refuse numeric values that cannot be meant, judged against each parameter's default.
+
+    A parameter whose default is a positive integer (a count: n_mfcc, n_components, epochs)
+    takes integers >= 1; one whose default is a positive float (a rate or a scale) takes
+    finite numbers >= 0. Anything else is left to the model.
+    """
+    signature = inspect.signature(cls.__init__)
+    for key, value in params.items():
+        param = signature.parameters.get(key)
+        default = param.default if param is not None else None
+        if isinstance(default, bool) or not isinstance(default, (int, float)) or default <= 0:
+            continue
+        where = f"{cls.registered_name} hyperparameter {key}"
+        if isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{where} must be a whole number >= 1 (default {default}), got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"{where} must be a finite number >= 0 (default {default}), got {value!r}")
 
 
 def available() -> list[str]:

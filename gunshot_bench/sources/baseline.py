@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from gunshot_bench.sources.base import ClipRecord, SkippedFile, precheck, read_index_csv, walk_files
+from gunshot_bench.sources.base import ClipRecord, SkippedFile, inside, precheck, read_index_csv, walk_files
 from gunshot_bench.taxonomy import resolve_label
 
 METADATA = "metadata.csv"
@@ -31,15 +31,40 @@ DEFAULT_LICENCE = "CC-BY-4.0 (Kabealo et al. 2023); check other collections"
 REQUIRED = ("path", "label", "recording_id")
 
 
-def read_metadata(root: Path) -> dict[str, dict]:
-    """The CSV rows keyed by their posix relative path."""
-    rows = read_index_csv(Path(root) / METADATA, REQUIRED, "baseline")
-    return {Path(row["path"]).as_posix(): row for row in rows}
+def read_metadata(root: Path) -> tuple[dict[str, tuple[int, dict]], list[SkippedFile], dict[str, str]]:
+    """The CSV rows keyed by their posix relative path (with line numbers), the unusable lines,
+    and the paths refused for conflicting labels (path -> reason).
+
+    A path listed twice with the same label and recording is used once and the repeat
+    reported; listed with different labels or recordings, it is refused (no label wins silently).
+    """
+    rows, bad = read_index_csv(Path(root) / METADATA, REQUIRED, "baseline")
+    by_path: dict[str, tuple[int, dict]] = {}
+    conflicts: dict[str, str] = {}
+    for line, row in rows:
+        rel = Path(row["path"]).as_posix() if row["path"] else ""
+        if inside(Path(root), rel) is None:
+            bad.append(SkippedFile(Path(root) / METADATA, f"{METADATA}:{line}", "baseline",
+                                   f"path {row['path']!r:.80} is empty, absolute or leaves the collection folder",
+                                   is_file=False))
+            continue
+        if rel not in by_path:
+            by_path[rel] = (line, row)
+            continue
+        first, kept = by_path[rel]
+        if (kept["label"], kept["recording_id"]) == (row["label"], row["recording_id"]):
+            bad.append(SkippedFile(Path(root) / METADATA, f"{METADATA}:{line}", "baseline",
+                                   f"duplicate of line {first} ({rel}): used once", is_file=False))
+        else:
+            conflicts[rel] = (conflicts.get(rel) or f"conflicting rows in {METADATA}: line {first} says "
+                              f"'{kept['label']}' ({kept['recording_id']})") + f", line {line} says '{row['label']}' ({row['recording_id']})"
+    return by_path, bad, conflicts
 
 
 def scan(root: Path) -> Iterator[ClipRecord | SkippedFile]:
     root = Path(root)
-    rows = read_metadata(root)
+    rows, bad, conflicts = read_metadata(root)
+    yield from bad
     seen: set[str] = set()
     for path, rel in walk_files(root):
         if rel == METADATA:
@@ -50,10 +75,13 @@ def scan(root: Path) -> Iterator[ClipRecord | SkippedFile]:
         if skipped:
             yield skipped
             continue
-        row = rows.get(rel)
-        if row is None:
+        if rel in conflicts:
+            yield SkippedFile(path, rel, "baseline", f"{conflicts[rel]}: none used")
+            continue
+        if rel not in rows:
             yield SkippedFile(path, rel, "baseline", f"not listed in {METADATA}")
             continue
+        _, row = rows[rel]
         label = resolve_label(row["label"])
         if label.kind == "unresolved":
             yield SkippedFile(path, rel, "baseline", f"label '{row['label']}' is not in the taxonomy: {label.note}")
@@ -63,4 +91,7 @@ def scan(root: Path) -> Iterator[ClipRecord | SkippedFile]:
                          recording_id=f"baseline:{row['recording_id']}",
                          licence=row.get("licence") or DEFAULT_LICENCE, extra=extra)
     for rel in sorted(set(rows) - seen):
-        yield SkippedFile(root / rel, rel, "baseline", f"listed in {METADATA} but the file is missing", is_file=False)
+        target = root / rel
+        reason = (f"listed in {METADATA} (line {rows[rel][0]}) but "
+                  + ("it is not a file" if target.exists() else "the file is missing"))
+        yield SkippedFile(target, rel, "baseline", reason, is_file=False)

@@ -1,0 +1,178 @@
+"""Run one job per item in worker processes that may die or hang without taking the build along.
+
+`multiprocessing.Pool` waits for ever when the kernel's out-of-memory killer ends a worker,
+and `concurrent.futures` fails every pending job at once without saying which one killed
+it. Here each worker takes one item at a time over its own pipe, so a death is pinned on the
+item it was working on: that item is reported failed ("worker died: likely out of memory"),
+a fresh worker takes its place, and the rest go on. An item that runs past `timeout_s` is
+killed the same way. Each worker reports its peak resident memory with every result.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import signal
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+
+
+@dataclass(frozen=True)
+class Failed:
+    """An item whose worker died or ran out of time; `reason` is for a person."""
+
+    reason: str
+
+
+@dataclass
+class MemoryUse:
+    """Peak resident memory (MiB): the parent's, each worker's by pid, and at most `workers` at once."""
+
+    workers: int = 1
+    parent_peak_mb: float = 0.0
+    worker_peak_mb: dict[int, float] = field(default_factory=dict)
+    children_peak_mb: float = 0.0  # the kernel's figure over every ended worker, killed ones included
+    started: int = 0
+
+    def as_dict(self) -> dict:
+        peaks = sorted(self.worker_peak_mb.values())
+        worst = max([self.children_peak_mb, *peaks])
+        return {"parent_peak_rss_mb": round(self.parent_peak_mb, 1),
+                "worker_peak_rss_mb": round(worst, 1),
+                "worker_peaks_rss_mb": [round(p, 1) for p in peaks],  # each worker that finished a file
+                "workers_started": self.started,
+                # every live process at its own peak at the same moment: an upper bound of the build's peak
+                "build_peak_rss_bound_mb": round(self.parent_peak_mb + worst * self.workers, 1)}
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _serve(func: Callable, conn) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        index, item = job
+        error = None
+        try:
+            value = func(item)
+        except MemoryError:
+            value = Failed("out of memory while processing (MemoryError)")
+        except Exception:  # a bug: the parent raises it with this traceback
+            value, error = None, traceback.format_exc()
+        conn.send((index, value, _peak_rss_mb(), error))
+
+
+class _Worker:
+    def __init__(self, ctx, func: Callable):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_serve, args=(func, child), daemon=True)
+        self.process.start()
+        child.close()
+        self.job: int | None = None
+        self.deadline = float("inf")
+        self.peak_mb = 0.0
+
+    def give(self, index: int, item, timeout_s: float) -> None:
+        self.job, self.deadline = index, time.monotonic() + timeout_s
+        self.conn.send((index, item))
+
+    def stop(self, kill: bool = False) -> None:
+        if kill and self.process.is_alive():
+            os.kill(self.process.pid, signal.SIGKILL)
+        else:
+            try:
+                self.conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+        self.process.join(timeout=None if kill else 10)
+        if self.process.is_alive():
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.join()
+        self.conn.close()
+
+
+def _death_reason(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"worker died: likely out of memory (killed by {name})"
+    return f"worker died: likely out of memory (exit code {exitcode})"
+
+
+def run_isolated(func: Callable, items: Iterable, workers: int = 1, timeout_s: float = 3600.0,
+                 memory: MemoryUse | None = None) -> Iterator[tuple[int, object]]:
+    """Yield (index, func(item) or Failed) for every item, in completion order.
+
+    `func` runs in forked worker processes; an exception other than MemoryError is a bug and
+    is raised here with the worker's traceback text. Peak memory lands in `memory`.
+    """
+    ctx = multiprocessing.get_context("fork")
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    todo = list(enumerate(items))[::-1]
+    memory = memory if memory is not None else MemoryUse()
+    memory.workers = max(1, workers)
+
+    def start() -> _Worker:
+        memory.started += 1
+        return _Worker(ctx, func)
+
+    pool = [start() for _ in range(min(max(1, workers), len(todo)))]
+    busy = 0
+    try:
+        while todo or busy:
+            for w in pool:
+                if w.job is None and todo:
+                    w.give(*todo.pop(), timeout_s)
+                    busy += 1
+            active = [w for w in pool if w.job is not None]
+            wait_s = max(0.0, min(w.deadline for w in active) - time.monotonic())
+            ready = set(wait([w.conn for w in active] + [w.process.sentinel for w in active], timeout=wait_s))
+            for i, w in enumerate(pool):
+                if w.job is None:
+                    continue
+                outcome = None
+                if w.conn in ready:
+                    try:
+                        index, value, peak, error = w.conn.recv()
+                    except EOFError:
+                        pass  # died before it could answer: its sentinel is ready too
+                    else:
+                        if error:
+                            raise RuntimeError(f"a worker failed on item {index}:\n{error}")
+                        w.peak_mb = max(w.peak_mb, peak)
+                        memory.worker_peak_mb[w.process.pid] = w.peak_mb
+                        outcome = (index, value)
+                if outcome is None and (w.process.sentinel in ready or not w.process.is_alive()):
+                    w.process.join()
+                    outcome = (w.job, Failed(_death_reason(w.process.exitcode)))
+                    w.conn.close()
+                    pool[i] = w = start()
+                elif outcome is None and time.monotonic() >= w.deadline:
+                    job = w.job
+                    w.stop(kill=True)
+                    outcome = (job, Failed(f"timed out after {timeout_s:g} s (the per-file limit); worker stopped"))
+                    pool[i] = w = start()
+                if outcome is not None:
+                    w.job, w.deadline = None, float("inf")
+                    busy -= 1
+                    yield outcome
+    finally:
+        for w in pool:
+            w.stop(kill=w.job is not None)
+        memory.parent_peak_mb = _peak_rss_mb()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        if children > children_before:  # the figure is a maximum over the process's life: new only if it rose
+            memory.children_peak_mb = children
