@@ -110,7 +110,7 @@ class EmbeddingFinetune(BaseModel):
                 loss = loss_fn(self._forward(x[idx]), index[idx])
                 loss.backward()
                 opt.step()
-                total += float(loss) * len(idx)
+                total += loss.item() * len(idx)
             row = {"epoch": epoch + 1, "train_loss": total / len(x)}
             if has_val:
                 logits = self._logits(x_val)
