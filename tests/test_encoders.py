@@ -234,3 +234,14 @@ def test_onnx_encoder_declares_its_interface(tmp_path):
         assert E.shape == (2, 4)
     finally:
         unregister_encoder("onnx_test")
+
+
+def test_encoders_command_lists_status(monkeypatch, tmp_path, capsys):
+    from gunshot_bench.cli import main
+
+    monkeypatch.setenv(aisfx.CHECKPOINT_ENV, str(tmp_path / "absent.pth"))
+    assert main(["encoders", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "aisfx: unavailable:" in out and "encoders install aisfx" in out
+    assert main(["encoders", "install", "other"]) == 2  # a user error, one line
+    assert "only the aisfx weights" in capsys.readouterr().err
