@@ -184,11 +184,12 @@ def test_aisfx_embeddings_do_not_depend_on_batching():
     assert np.array_equal(whole, np.concatenate([enc.embed(X[i:i + 1]) for i in range(3)]))
 
 
-def test_cache_second_run_does_not_embed_and_a_changed_dataset_does(tiny_encoder, tmp_path):
+def test_cache_second_run_does_not_embed_and_a_changed_dataset_does(tiny_encoder, tmp_path, monkeypatch):
+    monkeypatch.setattr("gunshot_bench.encoders.cache.CHUNK", 3)
     X = make_clips([0, 1, 2, 3], seed=6, tag="cache")
     first = EmbeddingCache(tiny_encoder, tmp_path / "emb")
     E = first.embed(X)
-    assert tiny_encoder.calls == 4
+    assert tiny_encoder.calls == 4 and len(list(first.directory.glob("*.npz"))) == 2  # chunks of 3: 2 shards
     assert np.array_equal(E, tiny_encoder.embed(X)) and tiny_encoder.calls == 8  # cached = computed
     tiny_encoder.calls = 0
     again = EmbeddingCache(tiny_encoder, tmp_path / "emb")  # a new process reads the disk
