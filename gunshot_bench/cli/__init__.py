@@ -14,7 +14,7 @@ import sys
 
 from gunshot_bench import __version__
 
-COMMANDS = ["build", "publish", "download", "train", "predict", "synth", "leaderboard", "robustness", "evaluate", "run", "export", "verify"]
+COMMANDS = ["build", "publish", "download", "train", "predict", "synth", "leaderboard", "robustness", "evaluate", "run", "export", "verify", "encoders"]
 
 
 class UserError(Exception):

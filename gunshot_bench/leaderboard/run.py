@@ -99,9 +99,32 @@ def resolve_entries(models="all", profile: str | None = None) -> list[dict]:
                          f"available: {', '.join(known)}")
     entries = []
     for n in names:
+        if models in (None, "all") and _spec(n).get("opt_in", False):
+            continue  # run only when named (e.g. fine-tuning a pretrained encoder: too slow for every run)
         has_profile = profile is not None and profile in _profiles(n)
-        entries.append(load_baseline(n, profile if has_profile else None))
+        entry = load_baseline(n, profile if has_profile else None)
+        reason = unavailable_reason(entry)
+        if reason is not None:
+            log.warning("leaderboard entry %s skipped: %s", n, reason)
+            continue
+        entries.append(entry)
     return entries
+
+
+def unavailable_reason(entry: dict) -> str | None:
+    """Why an entry cannot run here (e.g. an optional extra not installed), or None."""
+    from gunshot_bench.models import model_class
+
+    check = getattr(model_class(entry["model"]), "unavailable_reason", None)
+    return check(entry["overrides"]) if check is not None else None
+
+
+def _spec(name: str) -> dict:
+    import tomllib
+
+    from gunshot_bench.train import BASELINES_DIR
+
+    return tomllib.loads((BASELINES_DIR / f"{name}.toml").read_text())
 
 
 def _profiles(name: str) -> set[str]:

@@ -6,6 +6,7 @@
 
 from gunshot_bench.models.registry import available, get, model_class, register
 from gunshot_bench.models import audioresnet, classical, cnn, two_stage  # noqa: F401,E402  (registers)
+from gunshot_bench.models import embedding, embedding_finetune, embedding_two_stage  # noqa: F401,E402  (registers)
 from gunshot_bench.models.base import load_model  # noqa: E402
 
 __all__ = ["available", "get", "load_model", "model_class", "register"]
