@@ -54,6 +54,10 @@ def load_dataset(config: str = "clean", data_dir: str | Path | None = None, buil
     data_dir = Path(data_dir)
     if not (data_dir / "README.md").is_file():
         raise FileNotFoundError(f"{data_dir} is not a built gunshot-bench dataset (no README.md card)")
+    # A private cache: `datasets` files a local folder's cache under the folder's name, and offline
+    # a bare `load_dataset("gunshot-bench")` falls back to any cache of that name, i.e. to some
+    # other build's rows. Kept apart, that cache never answers a bare name.
+    kwargs.setdefault("cache_dir", str(home() / "hf_datasets_cache"))
     return datasets.load_dataset(str(data_dir), config, **kwargs)
 
 

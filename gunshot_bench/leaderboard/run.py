@@ -124,6 +124,9 @@ def dataset_provenance(data_dir: Path | str, preset: str | None = None) -> dict:
     manifest = json.loads(manifest_path.read_text())
     if preset is None:  # a dataset built from one simulated corpus knows its preset
         for source in (manifest.get("parameters") or {}).get("sources", []):
+            if isinstance(source, dict) and "synth" in source:  # manifests keep no local paths
+                preset = source["synth"].get("preset")
+                continue
             kind, path = (source["kind"], source["path"]) if isinstance(source, dict) else source
             marker = Path(path) / ".gunshot_bench_synth.json"
             if kind == "sim" and marker.is_file():
