@@ -4,6 +4,8 @@ from __future__ import annotations
 
 
 def add_parser(subparsers) -> None:
+    from gunshot_bench.cli import add_plugin_option
+
     p = subparsers.add_parser(
         "evaluate", help="score a trained model on a folder of recordings (no dataset build needed)",
         description="Score the model in RUN_DIR (written by `gunshot-bench train`) on every file of a "
@@ -14,6 +16,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--task", default=None, choices=["category", "model", "two_stage", "detection"],
                    help="task to score (default: the run's own)")
     p.add_argument("--out", default=None, help="write the result JSON (leaderboard schema) to this file")
+    add_plugin_option(p)
     p.set_defaults(func=run)
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
+    from gunshot_bench.cli import add_plugin_option
+
     p = subparsers.add_parser(
         "leaderboard", help="train and score the baselines, render LEADERBOARD.md, index.html and plots",
         description="Train and score each entry of baselines/ on each of its tasks (one result JSON per "
@@ -14,6 +16,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--data", help="built dataset folder (not needed with --render-only)")
     add_entry_options(p)
     p.add_argument("--render-only", action="store_true", help="only render OUT/results into the page and plots")
+    add_plugin_option(p)
     p.set_defaults(func=run)
 
 

@@ -6,6 +6,8 @@ from gunshot_bench.cli.leaderboard import add_entry_options
 
 
 def add_parser(subparsers) -> None:
+    from gunshot_bench.cli import add_plugin_option
+
     p = subparsers.add_parser(
         "robustness", help="score-vs-SNR and score-vs-loudness curves, and study B's three detectors",
         description="Score each entry's runs on the clean test split and on the crowd_noise and energy "
@@ -15,6 +17,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--data", required=True, help="built dataset folder (with the crowd_noise, energy and detection configs)")
     add_entry_options(p)
     p.add_argument("--no-study-b", action="store_true", help="skip study B's fine-tuned detectors")
+    add_plugin_option(p)
     p.set_defaults(func=run)
 
 

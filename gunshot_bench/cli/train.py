@@ -6,6 +6,8 @@ import json
 
 
 def add_parser(subparsers) -> None:
+    from gunshot_bench.cli import add_plugin_option
+
     p = subparsers.add_parser("train", help="train a model on a built dataset",
                               description="Train one registered model on one task (study A's protocol).")
     p.add_argument("--data", required=True, help="built dataset folder")
@@ -20,6 +22,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--init-from", default=None, help="run directory to fine-tune from")
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                    help="override a hyperparameter, e.g. --set lr=0.0005 --set channels=[16,32]")
+    add_plugin_option(p)
     p.set_defaults(func=run)
 
 

@@ -63,9 +63,10 @@ class SeedRun:
 
 def baseline_names() -> list[str]:
     """Names of every entry in `baselines/`."""
+    from gunshot_bench.plugins import baseline_dirs
     from gunshot_bench.train import BASELINES_DIR
 
-    return sorted(p.stem for p in BASELINES_DIR.glob("*.toml"))
+    return sorted({p.stem for d in (BASELINES_DIR, *baseline_dirs()) for p in d.glob("*.toml")})
 
 
 def resolve_entries(models="all", profile: str | None = None) -> list[dict]:
@@ -99,9 +100,9 @@ def resolve_entries(models="all", profile: str | None = None) -> list[dict]:
 def _profiles(name: str) -> set[str]:
     import tomllib
 
-    from gunshot_bench.train import BASELINES_DIR
+    from gunshot_bench.train import baseline_path
 
-    return set(tomllib.loads((BASELINES_DIR / f"{name}.toml").read_text()).get("profiles", {}))
+    return set(tomllib.loads(baseline_path(name).read_text()).get("profiles", {}))
 
 
 def seed_list(seeds) -> list[int]:
