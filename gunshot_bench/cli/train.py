@@ -22,6 +22,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--init-from", default=None, help="run directory to fine-tune from")
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                    help="override a hyperparameter, e.g. --set lr=0.0005 --set channels=[16,32]")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_plugin_option(p)
     p.set_defaults(func=run)
 
@@ -42,7 +43,7 @@ def run(args) -> int:
         overrides["max_epochs"] = args.max_epochs
     task = args.task or ("two_stage" if args.model == "audioresnet_two_stage" else "model")
     result = train_run(args.data, args.model, task, args.seed, args.out, overrides,
-                       init_from=args.init_from, progress=True)
+                       init_from=args.init_from, progress=not args.no_progress)
     scores = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items() if k != "n")
     print(f"trained {args.model} on {task} (seed {args.seed}) in {result.wall_time_s:.1f} s"
           + (f"; validation: {scores}" if scores else "") + f"\nrun directory: {result.out_dir}")
