@@ -42,7 +42,7 @@ CATEGORIES: tuple[str, ...] = ("machine_gun", "pistol", "rifle", "shotgun", "sub
 #: Display names, parallel to `CATEGORIES`.
 CATEGORY_NAMES: tuple[str, ...] = ("Machine gun", "Pistol", "Rifle", "Shotgun", "Submachine gun")
 
-#: The 32 models in fixed order (category order, then the order of DESIGN.md).
+#: The 32 models in fixed order, grouped by category (the order is a contract, see above).
 MODELS: tuple[str, ...] = (
     "M249", "MG-42", "RPK",
     "Glock 17", "Glock 19", "Glock 21", "Beretta PX4 Storm", "Beretta 92FS", "Desert Eagle",

@@ -104,6 +104,16 @@ def split_overrides(model_name: str, overrides: dict | None) -> tuple[TrainConfi
     return config, overrides
 
 
+def baseline_path(name: str) -> Path:
+    """`<name>.toml` in `baselines/`, else beside a loaded plugin (see gunshot_bench.plugins)."""
+    from gunshot_bench.plugins import baseline_dirs
+
+    for folder in (BASELINES_DIR, *baseline_dirs()):
+        if (folder / f"{name}.toml").is_file():
+            return folder / f"{name}.toml"
+    return BASELINES_DIR / f"{name}.toml"
+
+
 def load_baseline(path_or_name: str | Path, profile: str | None = None) -> dict:
     """Read a leaderboard entry `baselines/<name>.toml`: {name, model, tasks, description, overrides}.
 
@@ -112,7 +122,7 @@ def load_baseline(path_or_name: str | Path, profile: str | None = None) -> dict:
     """
     path = Path(path_or_name)
     if not path.suffix:
-        path = BASELINES_DIR / f"{path_or_name}.toml"
+        path = baseline_path(str(path_or_name))
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such baseline file")
     spec = tomllib.loads(path.read_text())

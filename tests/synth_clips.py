@@ -59,12 +59,12 @@ def fake_split(models, n_per_model: int, seed: int, split: str, background: int 
     from gunshot_bench.models.two_stage import MODEL_CATEGORY
 
     X, y = make_dataset(n_per_model, list(models), seed=seed, tag=split)
-    rows = [{"category": int(MODEL_CATEGORY[m]), "model": int(m), "is_gunshot": True} for m in y]
+    rows = [{"category": int(MODEL_CATEGORY[m]), "model": int(m), "is_gunshot": 1} for m in y]
     if background:
         noise = np.stack([0.01 * derive_rng(seed, split, "bg", i).standard_normal(CLIP_SAMPLES)
                           for i in range(background)]).astype(np.float32)
         X = np.concatenate([X, noise])
-        rows += [{"category": -1, "model": -1, "is_gunshot": False}] * background
+        rows += [{"category": -1, "model": -1, "is_gunshot": 0}] * background
     frame = pd.DataFrame(rows)
     frame["clip_id"] = [f"fake/{split}/{i}.wav#0" for i in range(len(frame))]
     frame["recording_id"] = frame["clip_id"]

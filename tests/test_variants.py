@@ -283,7 +283,7 @@ def test_tasks_group_whole_row_groups_into_shard_sized_chunks(tmp_path):
     n = TASK_ROWS + 44
     with shards.ShardWriter(tmp_path, "clean", "train", clean_features()) as w:
         for i in range(n):  # plan() reads only parquet metadata: placeholder audio is enough
-            w.write({"audio": {"bytes": b"", "path": f"{i}.wav"}, "category": -1, "model": -1, "is_gunshot": True,
+            w.write({"audio": {"bytes": b"", "path": f"{i}.wav"}, "category": -1, "model": -1, "is_gunshot": 1,
                      "label_raw": "x", "clip_id": f"c#{i}", "source": "s", "rel_path": "r", "recording_id": "g",
                      "segment_index": i, "start_s": 0.0, "orig_sample_rate": SR, "orig_channels": 1,
                      "licence": "", "segment_sha256": ""})

@@ -40,7 +40,7 @@ def _row(source, rel_path, label_raw, recording_id, index, x, gunshot, category=
         "audio": {"bytes": encode_wav(x), "path": clip_id.replace("/", "__") + ".wav"},
         "category": CATEGORIES.index(category) if category else -1,
         "model": MODELS.index(model) if model else -1,
-        "is_gunshot": gunshot,
+        "is_gunshot": int(gunshot),  # ClassLabel id
         "label_raw": label_raw,
         "clip_id": clip_id,
         "source": source,

@@ -63,6 +63,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def add_plugin_option(p) -> None:
+    """`--plugin MODULE` (repeatable) on a command that takes a model; `main` imports them first."""
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                   help="import a module (dotted name or .py file) that registers your own model; its folder "
+                        "may hold leaderboard entries (<entry>.toml). Installed packages join through the "
+                        "'gunshot_bench.models' entry points without this flag")
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="gunshot-bench",
@@ -84,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
+        if getattr(args, "plugin", None):
+            from gunshot_bench.plugins import load_plugins
+
+            load_plugins(args.plugin)
         return int(args.func(args) or 0)
     except (UserError, FileNotFoundError, FileExistsError, ValueError) as exc:
         if args.verbose:  # a developer wants the traceback of what may be a bug, not a user error

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 
 def add_parser(subparsers) -> None:
+    from gunshot_bench.cli import add_plugin_option
+
     p = subparsers.add_parser(
         "evaluate", help="score a trained model on a folder of recordings (no dataset build needed)",
         description="Score the model in RUN_DIR (written by `gunshot-bench train`) on every file of a "
@@ -14,6 +16,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--task", default=None, choices=["category", "model", "two_stage", "detection"],
                    help="task to score (default: the run's own)")
     p.add_argument("--out", default=None, help="write the result JSON (leaderboard schema) to this file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_plugin_option(p)
     p.set_defaults(func=run)
 
 
@@ -23,7 +27,7 @@ def run(args) -> int:
     from gunshot_bench.leaderboard.tables import METRIC_TITLES, fmt_main
 
     kind, path = parse_source(args.source)
-    result = evaluate_source(args.run_dir, kind, path, args.task, args.out)
+    result = evaluate_source(args.run_dir, kind, path, args.task, args.out, progress=not args.no_progress)
     print(f"{result['model']['name']} ({args.run_dir}) on {args.source}, task {result['task']}: "
           f"{result['n_test']} segments; {result.get('notes', '')}")
     print("score (mean [bootstrap 95% interval over clips], %):")

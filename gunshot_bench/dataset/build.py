@@ -11,6 +11,7 @@ build leaves the previous dataset or none, never a half-written one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -98,8 +99,24 @@ class BuildConfig:
         params = asdict(self)
         for key in ("out_dir", "overwrite", "workers", "file_timeout_s"):
             params.pop(key)
-        params["sources"] = [{"kind": k, "path": str(Path(p).resolve())} for k, p in self.sources]
+        params["sources"] = [_source_entry(k, p) for k, p in self.sources]
         return json.loads(json.dumps(params))  # the form it takes in manifest.json (lists, not tuples)
+
+
+def _source_entry(kind: str, path: str) -> dict:
+    """A source as manifest.json records it: its folder's name and a sha256 of its absolute path.
+
+    The digest still tells a rebuild from another folder apart (`check_output`), but the local
+    path itself never reaches the manifest, which `publish` uploads. A simulated corpus also
+    records its preset and seed from its completion marker, so the leaderboard knows the preset.
+    """
+    resolved = Path(path).resolve()
+    entry = {"kind": kind, "name": resolved.name, "path_sha256": hashlib.sha256(str(resolved).encode()).hexdigest()}
+    marker = resolved / ".gunshot_bench_synth.json"
+    if kind == "sim" and marker.is_file():
+        synth = json.loads(marker.read_text())
+        entry["synth"] = {k: synth[k] for k in ("preset", "seed") if k in synth}
+    return entry
 
 
 def check_output(out_dir: Path, config: BuildConfig) -> None:
@@ -167,7 +184,7 @@ def _row(result: FileResult, seg, wav: bytes) -> dict:
         "audio": {"bytes": wav, "path": re.sub(r"[^\w.-]+", "_", clip_id) + ".wav"},
         "category": CATEGORIES.index(label.category) if label.category else -1,
         "model": MODELS.index(label.model) if label.model else -1,
-        "is_gunshot": bool(label.is_gunshot),
+        "is_gunshot": int(bool(label.is_gunshot)),  # ClassLabel: 0 non_gunshot, 1 gunshot
         "label_raw": r.raw_label,
         "clip_id": clip_id,
         "source": r.source,
@@ -250,7 +267,7 @@ def _build_into(stage: Path, out_dir: Path, config: BuildConfig, progress: bool)
     (stage / "build_report.json").write_text(json.dumps(build_report, indent=1, ensure_ascii=False))
     manifest = card.make_manifest(stage, config, build_report, counts)
     (stage / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
-    (stage / "README.md").write_text(card.render_card(config, manifest, build_report, variant_summaries))
+    (stage / "README.md").write_text(card.render_card(stage, config, manifest, build_report, variant_summaries))
     summary = report.summarise(out_dir, build_report, counts, manifest["fingerprint"])
     summary.memory = memory
     return summary

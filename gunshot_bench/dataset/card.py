@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import defaultdict
 from importlib import resources
 from pathlib import Path
 from string import Template
 
+import datasets
+import pyarrow.parquet as pq
 import yaml
 
 from gunshot_bench import __version__
-from gunshot_bench.dataset.schema import SPLITS, clean_features
-from gunshot_bench.dataset.shards import file_sha256, shard_paths
+from gunshot_bench.dataset.citation import citation_section
+from gunshot_bench.dataset.schema import BASE_CONFIGS, IS_GUNSHOT_NAMES, SPLITS, clean_features
+from gunshot_bench.dataset.shards import file_sha256, iter_rows, shard_paths
 from gunshot_bench.taxonomy import CATEGORIES, MODELS
 
 CARD_TEMPLATE = "v0.1.md"
@@ -52,17 +56,84 @@ def make_manifest(stage: Path, config, build_report: dict, counts: dict[str, dic
     }
 
 
-def card_yaml(counts: dict[str, dict[str, int]], features_of: dict) -> str:
-    """YAML of the card: one config per non-empty config, listing only the splits that have rows."""
+def split_sizes(root: Path, config: str) -> dict[str, dict[str, int]]:
+    """Rows, uncompressed bytes (what `datasets` calls num_bytes) and file bytes of each split's shards.
+
+    Read from the parquet footers alone, so this costs no decoding however large the build.
+    """
+    sizes = {}
+    for split in SPLITS:
+        rows = data_bytes = file_bytes = 0
+        for path in shard_paths(root, config, split):
+            meta = pq.ParquetFile(path).metadata
+            rows += meta.num_rows
+            data_bytes += sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+            file_bytes += path.stat().st_size
+        if rows:
+            sizes[split] = {"num_examples": rows, "num_bytes": data_bytes, "file_bytes": file_bytes}
+    return sizes
+
+
+def size_category(n_rows: int) -> str:
+    """The Hub's `size_categories` bucket of a row count."""
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                        (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
+        if n_rows < limit:
+            return name
+    return "n>10M"
+
+
+def hub_licences(licences: set[str]) -> tuple[str | list[str], list[str]]:
+    """The card's `license` value and one line per source licence.
+
+    A licence string counts as a Hub licence id only when it starts with one (e.g. "CC-BY-NC-3.0 (...)");
+    a build holding any other (per-clip Freesound licences, user data, YouTube) is `other`, and
+    the lines name every source's licence.
+    """
+    ids = set()
+    for licence in licences:
+        match = _LICENCE_ID.match(licence.split(": ", 1)[-1])
+        ids.add(match.group(0).lower() if match else None)
+    lines = sorted(licences)
+    if not ids or None in ids:
+        return "other", lines
+    return sorted(ids), lines
+
+
+_LICENCE_ID = re.compile(r"^(CC0-1\.0|CC-BY(-NC)?(-SA|-ND)?-\d\.\d|Apache-2\.0|MIT)(?=$|[\s;(])", re.IGNORECASE)
+
+
+def card_yaml(root: Path, counts: dict[str, dict[str, int]], features_of: dict, fingerprint: str,
+              licences: set[str]) -> str:
+    """YAML of the card: one config per non-empty config with its splits' sizes, and Hub metadata.
+
+    `dataset_info` carries each config's split rows and bytes and, in its description, the build's
+    fingerprint: `datasets` hashes `dataset_info` into its cache key, so a cached copy of another
+    build (another folder, or this folder rebuilt with another seed) is never reused.
+    """
     configs, infos = [], []
     for name in counts:
-        splits = [s for s in SPLITS if counts[name].get(s)]
-        if not splits:
+        sizes = split_sizes(root, name)
+        if not sizes:
             continue
         configs.append({"config_name": name, **({"default": True} if name == "clean" else {}),
-                        "data_files": [{"split": s, "path": f"data/{name}/{s}-*.parquet"} for s in splits]})
-        infos.append({"config_name": name, "features": features_of[name]._to_yaml_list()})
-    meta = {"pretty_name": "gunshot-bench", "task_categories": ["audio-classification"],
+                        "data_files": [{"split": s, "path": f"data/{name}/{s}-*.parquet"} for s in sizes]})
+        infos.append({"config_name": name,
+                      "description": f"gunshot-bench config {name}; build fingerprint {fingerprint}",
+                      "features": features_of[name]._to_yaml_list(),
+                      "splits": [{"name": s, "num_bytes": v["num_bytes"], "num_examples": v["num_examples"]}
+                                 for s, v in sizes.items()],
+                      "download_size": sum(v["file_bytes"] for v in sizes.values()),
+                      "dataset_size": sum(v["num_bytes"] for v in sizes.values())})
+    licence, licence_lines = hub_licences(licences)
+    n_segments = sum(sum(counts.get(c, {}).values()) for c in BASE_CONFIGS)
+    meta = {"pretty_name": "gunshot-bench: firearm sound recognition",
+            "license": licence,
+            **({"license_name": "mixed-per-source", "license_details": "; ".join(licence_lines)}
+               if licence == "other" else {}),
+            "size_categories": [size_category(n_segments)],
+            "task_categories": ["audio-classification"],
+            "task_ids": ["multi-class-classification"],
             "tags": ["gunshot", "firearm", "audio", "benchmark"], "configs": configs, "dataset_info": infos}
     return yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
 
@@ -98,7 +169,52 @@ def sources_table(build_report: dict) -> str:
     return _table(["source", "files found", "included", "skipped", "segments"], [[k, *v] for k, v in sorted(per.items())])
 
 
-def render_card(config, manifest: dict, build_report: dict, variant_summaries: list) -> str:
+#: What each base column holds (every config has these; variants add theirs, described in their sections).
+COLUMN_DESCRIPTIONS = {
+    "audio": "the 2.0 s segment: 16-bit mono WAV bytes at 44.1 kHz (`Audio`; cast with `decode=False` to read the bytes)",
+    "category": "firearm category id (`ClassLabel`: " + ", ".join(CATEGORIES) + "); -1 unknown or not a gunshot",
+    "model": "firearm model id (`ClassLabel` over the taxonomy's 32 models); -1 unknown or not a gunshot",
+    "is_gunshot": "`ClassLabel` " + ", ".join(f"{i} {n}" for i, n in enumerate(IS_GUNSHOT_NAMES)),
+    "label_raw": "the label as the source gave it (folder name, CSV cell), before the taxonomy resolved it",
+    "clip_id": "unique id of the segment: recording id and segment index",
+    "source": "the collection kind it came from (`--source KIND=...`)",
+    "rel_path": "the input file, relative to its source folder",
+    "recording_id": "the recording the segment was cut from; the split is grouped by it",
+    "segment_index": "position of the segment in its recording (0-based)",
+    "start_s": "start of the segment in its recording, in seconds",
+    "orig_sample_rate": "sample rate of the input file, Hz",
+    "orig_channels": "channel count of the input file (segments are downmixed to mono)",
+    "licence": "licence of the input file",
+    "segment_sha256": "sha256 of the segment's samples (near-duplicate and leakage checks)",
+    "padded": "whether the recording was shorter than one segment and padded to it",
+    "orig_duration_s": "length of the input recording, in seconds",
+}
+
+
+def structure_section(root: Path, clean: datasets.Features) -> str:
+    """Every base column with its type and meaning, and one example row of the build (audio elided)."""
+    rows = [[f"`{name}`", _type_name(feature), COLUMN_DESCRIPTIONS.get(name, "")] for name, feature in clean.items()]
+    example = next((r for split in SPLITS for r in iter_rows(root, "clean", split)), None)
+    if example is None:
+        example = next((r for split in SPLITS for r in iter_rows(root, "background", split)), None)
+    shown = "(this build has no rows)"
+    if example is not None:
+        audio = example.pop("audio")
+        example = {"audio": {"path": audio["path"], "bytes": f"<{len(audio['bytes'])} bytes of WAV>"}, **example}
+        shown = "```json\n" + json.dumps(example, indent=1, ensure_ascii=False, default=str) + "\n```"
+    return _table(["column", "type", "meaning"], rows) + "\n\nExample row:\n\n" + shown
+
+
+def _type_name(feature) -> str:
+    if isinstance(feature, datasets.ClassLabel):
+        return f"ClassLabel ({feature.num_classes})"
+    if isinstance(feature, datasets.Value):
+        return feature.dtype
+    return type(feature).__name__
+
+
+def render_card(root: Path, config, manifest: dict, build_report: dict, variant_summaries: list) -> str:
+    """The card of the build in `root` (its shards are read for the split sizes)."""
     counts = manifest["rows"]
     features_of = {"clean": clean_features(), "background": clean_features()}
     features_of.update({v.config: v.features for v in variant_summaries})
@@ -134,7 +250,9 @@ def render_card(config, manifest: dict, build_report: dict, variant_summaries: l
                     *(counts[name][s] for s in SPLITS)] for name in counts]
     template = Template(resources.files("gunshot_bench.data.dataset_cards").joinpath(CARD_TEMPLATE).read_text())
     return template.substitute(
-        yaml=card_yaml(counts, features_of).strip(),
+        yaml=card_yaml(root, counts, features_of, manifest['fingerprint'], _licences(build_report)).strip(),
+        structure=structure_section(root, features_of["clean"]),
+        citation=citation_section(kinds),
         name=config.name,
         version=config.version,
         package_version=__version__,

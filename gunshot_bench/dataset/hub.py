@@ -65,6 +65,10 @@ def load_dataset(config: str = "clean", data_dir: str | Path | None = None, buil
         from gunshot_bench.dataset.verify import check_dataset
 
         check_dataset(data_dir)
+    # A private cache: `datasets` files a local folder's cache under the folder's name, and offline
+    # a bare `load_dataset("gunshot-bench")` falls back to any cache of that name, i.e. to some
+    # other build's rows. Kept apart, that cache never answers a bare name.
+    kwargs.setdefault("cache_dir", str(home() / "hf_datasets_cache"))
     return datasets.load_dataset(str(data_dir), config, **kwargs)
 
 

@@ -14,6 +14,8 @@ from gunshot_bench.taxonomy import CATEGORIES, MODELS
 #: Configs the foundation build writes; variants add theirs (see gunshot_bench.variants).
 BASE_CONFIGS = ("clean", "background")
 SPLITS = ("train", "validation", "test")
+#: Class names of the `is_gunshot` ClassLabel (0, 1), as the detection task names them.
+IS_GUNSHOT_NAMES = ("non_gunshot", "gunshot")
 
 
 def clean_features() -> datasets.Features:
@@ -23,7 +25,7 @@ def clean_features() -> datasets.Features:
             "audio": datasets.Audio(sampling_rate=TARGET_SAMPLE_RATE),
             "category": datasets.ClassLabel(names=list(CATEGORIES)),
             "model": datasets.ClassLabel(names=list(MODELS)),
-            "is_gunshot": datasets.Value("bool"),
+            "is_gunshot": datasets.ClassLabel(names=list(IS_GUNSHOT_NAMES)),
             "label_raw": datasets.Value("string"),
             "clip_id": datasets.Value("string"),
             "source": datasets.Value("string"),

@@ -71,9 +71,10 @@ class SeedRun:
 
 def baseline_names() -> list[str]:
     """Names of every entry in `baselines/`."""
+    from gunshot_bench.plugins import baseline_dirs
     from gunshot_bench.train import BASELINES_DIR
 
-    return sorted(p.stem for p in BASELINES_DIR.glob("*.toml"))
+    return sorted({p.stem for d in (BASELINES_DIR, *baseline_dirs()) for p in d.glob("*.toml")})
 
 
 def resolve_entries(models="all", profile: str | None = None) -> list[dict]:
@@ -130,9 +131,9 @@ def _spec(name: str) -> dict:
 def _profiles(name: str) -> set[str]:
     import tomllib
 
-    from gunshot_bench.train import BASELINES_DIR
+    from gunshot_bench.train import baseline_path
 
-    return set(tomllib.loads((BASELINES_DIR / f"{name}.toml").read_text()).get("profiles", {}))
+    return set(tomllib.loads(baseline_path(name).read_text()).get("profiles", {}))
 
 
 def seed_list(seeds) -> list[int]:
@@ -155,6 +156,9 @@ def dataset_provenance(data_dir: Path | str, preset: str | None = None) -> dict:
     manifest = json.loads(manifest_path.read_text())
     if preset is None:  # a dataset built from one simulated corpus knows its preset
         for source in (manifest.get("parameters") or {}).get("sources", []):
+            if isinstance(source, dict) and "synth" in source:  # manifests keep no local paths
+                preset = source["synth"].get("preset")
+                continue
             kind, path = (source["kind"], source["path"]) if isinstance(source, dict) else source
             marker = Path(path) / ".gunshot_bench_synth.json"
             if kind == "sim" and marker.is_file():

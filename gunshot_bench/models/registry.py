@@ -82,5 +82,9 @@ def available() -> list[str]:
 
 
 def _load_builtin() -> None:
-    # Importing the package registers the built-in models (idempotent).
+    # Importing the package registers the built-in models (idempotent); installed packages'
+    # models join through the `gunshot_bench.models` entry points (imported once).
     import gunshot_bench.models  # noqa: F401
+    from gunshot_bench.plugins import load_entry_points
+
+    load_entry_points()

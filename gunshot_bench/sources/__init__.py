@@ -1,6 +1,7 @@
 """Collection loaders: one module per collection, each with `scan(root)` yielding clip records.
 
-`SOURCES` maps the kind named on the command line (`--source KIND=PATH`) to its loader.
+`SOURCE_KINDS` lists the kinds named on the command line (`--source KIND=PATH`);
+`get_source(kind)` imports the kind's loader module.
 """
 
 from __future__ import annotations
