@@ -98,6 +98,11 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _jsonable(value):
+    """numpy scalars and arrays as JSON numbers and lists."""
+    return value.tolist() if hasattr(value, "tolist") else float(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="score trained runs on real (or any) collections")
     parser.add_argument("--run", action="append", required=True, type=Path, help="a run directory (repeatable)")
@@ -118,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     table = markdown(rows)
     (args.out / "sim_to_real.md").write_text(table)
-    (args.out / "sim_to_real.json").write_text(json.dumps(rows, indent=1, default=float))
+    (args.out / "sim_to_real.json").write_text(json.dumps(rows, indent=1, default=_jsonable))
     print(table, end="")
     print(f"written: {args.out / 'sim_to_real.md'}, {args.out / 'sim_to_real.json'}")
     return 0

@@ -25,6 +25,9 @@ ENTRY_POINT_GROUP = "gunshot_bench.models"
 
 #: Folders of the plugin modules loaded so far (they may hold leaderboard entries).
 _PLUGIN_DIRS: list[Path] = []
+#: The `--plugin` specs loaded so far, as worker processes must load them again (a spawned
+#: worker starts with a fresh interpreter and an empty registry).
+_LOADED_SPECS: list[str] = []
 _ENTRY_POINTS_LOADED = False
 
 
@@ -54,6 +57,7 @@ def load_plugin(spec: str) -> ModuleType:
     if path.suffix == ".py":
         if not path.is_file():
             raise FileNotFoundError(f"--plugin {spec}: no such file")
+        spec = str(path.resolve())
         folder = str(path.resolve().parent)
         if folder not in sys.path:
             sys.path.insert(0, folder)
@@ -73,7 +77,14 @@ def load_plugin(spec: str) -> ModuleType:
             raise FileNotFoundError(f"--plugin {spec}: no module named {name!r} (give a module on the Python "
                                     f"path or the path of a .py file)") from None
     _remember(module)
+    if spec not in _LOADED_SPECS:
+        _LOADED_SPECS.append(spec)
     return module
+
+
+def loaded_specs() -> list[str]:
+    """The `--plugin` specs loaded in this process, for worker processes to load in turn."""
+    return list(_LOADED_SPECS)
 
 
 def load_plugins(specs: list[str] | None) -> list[ModuleType]:

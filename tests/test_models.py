@@ -23,8 +23,9 @@ def data():
 
 
 def test_registry_lists_refuses_duplicates_and_suggests():
-    assert available() == ["audioresnet_flat", "audioresnet_two_stage", "cnn", "gmm", "hmm",
-                           "lda", "svm"]
+    assert available() == ["audioresnet_flat", "audioresnet_two_stage", "cnn", "embedding_finetune",
+                           "embedding_finetune_two_stage", "embedding_probe", "embedding_two_stage", "gmm",
+                           "hmm", "lda", "svm"]
     with pytest.raises(ValueError, match="already registered"):
         register("svm")(type("Other", (), {}))
     with pytest.raises(ValueError, match="did you mean audioresnet_flat"):

@@ -91,8 +91,8 @@ def test_leaderboard_and_robustness_commands_on_tiny(tiny_job, tmp_path, capsys)
     assert main(["leaderboard", "--data", str(job.data_dir), "--models", "svm", "--seeds", "2",
                  "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    # svm on 2 tasks x 2 protocols, and 3 references on 2 tasks x 2 protocols
-    assert re.search(r"\| svm( †)? \|", printed) and "16 results written" in printed
+    # svm on 2 tasks x 2 protocols, 3 references on 2 tasks x 2 protocols, the oracle on model x 2 protocols
+    assert re.search(r"\| svm( †)? \|", printed) and "18 results written" in printed
     assert main(["robustness", "--data", str(job.data_dir), "--models", "svm", "--seeds", "2",
                  "--out", str(out), "--no-study-b"]) == 0
     results = _results(out)

@@ -218,6 +218,6 @@ def test_tiny_corpus_builds_into_a_dataset_with_every_split(tiny, tmp_path):
         assert len(df) > 0 and np.isfinite(x).all()
         assert df["source"].eq("sim").all()
         params = df["sim_params"].map(json.loads)  # the oracle's column: every simulated row has one
-        gun = df["is_gunshot"].to_numpy()
+        gun = df["is_gunshot"].to_numpy().astype(bool)  # a ClassLabel: 1 = gunshot
         assert all(p["mech_mode_hz"] > 0 and p["blast_duration_ms"] > 0 for p in params[gun])
         assert all(p["mech_mode_hz"] is None and p["action"] == "none" for p in params[~gun])

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from gunshot_bench import plugins
+
 log = logging.getLogger(__name__)
 
 
@@ -126,7 +128,9 @@ def train_all(jobs: list[TrainJob | StudyBJob], workers: int | None = None, prog
             bar.update()
     else:
         ctx = multiprocessing.get_context("spawn")  # no forked torch state in the workers
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        # a spawned worker's registry holds only the package's models: load the user's plugins there too
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=plugins.load_plugins,
+                                 initargs=(plugins.loaded_specs(),)) as pool:
             futures = {pool.submit(_train, job): job for job in jobs}
             for fut in as_completed(futures):
                 job = futures[fut]

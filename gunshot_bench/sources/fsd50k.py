@@ -91,7 +91,9 @@ def scan(root: Path) -> Iterator[ClipRecord | SkippedFile]:
         licences = _clip_licences(root, part)
         if licences:
             metadata.add(INFO[part])
-        for row in read_index_csv(root / csv_name, required, SOURCE):
+        numbered, bad_lines = read_index_csv(root / csv_name, required, SOURCE)
+        yield from bad_lines  # lines of the ground truth that cannot be used, each with its reason
+        for _, row in numbered:
             fname = row["fname"].strip()
             listed[f"{AUDIO[part]}/{fname}.wav"] = dict(row, _part=part, _licence=licences.get(fname, LICENCE))
 

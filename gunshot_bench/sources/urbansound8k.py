@@ -51,7 +51,9 @@ def label_of(cls: str) -> Label:
 
 def scan(root: Path) -> Iterator[ClipRecord | SkippedFile]:
     root = Path(root)
-    rows = read_index_csv(root / METADATA, REQUIRED, SOURCE)
+    numbered, bad_lines = read_index_csv(root / METADATA, REQUIRED, SOURCE)
+    yield from bad_lines  # lines of the metadata file that cannot be used, each with its reason
+    rows = [row for _, row in numbered]
     listed = {f"audio/fold{row['fold'].strip()}/{row['slice_file_name'].strip()}": row for row in rows}
 
     def make(path: Path, rel: str, row: dict) -> ClipRecord | SkippedFile:
