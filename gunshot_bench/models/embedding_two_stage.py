@@ -16,7 +16,7 @@ from gunshot_bench import taxonomy
 from gunshot_bench.models.embedding import EmbeddingProbe
 from gunshot_bench.models.embedding_finetune import EmbeddingFinetune
 from gunshot_bench.models.registry import register
-from gunshot_bench.models.two_stage import MODEL_CATEGORY, ConstantSubModel
+from gunshot_bench.models.two_stage import MODEL_CATEGORY, ConstantSubModel, load_stages, save_stages
 from gunshot_bench.rng import derive_rng
 
 
@@ -85,23 +85,10 @@ class _TwoStage:
         return {"params": int(sum(p.complexity()["params"] for p in parts))}
 
     def _save_state(self, directory: Path) -> dict:
-        self.stage1_.save(directory / "category")
-        constant = {}
-        for c, sub in self.stage2_.items():
-            if isinstance(sub, ConstantSubModel):
-                constant[taxonomy.CATEGORIES[c]] = int(sub.classes_[0])
-            else:
-                sub.save(directory / taxonomy.CATEGORIES[c])
-        return {"constant": constant}
+        return {"constant": save_stages(self.stage1_, self.stage2_, directory)}
 
     def _load_state(self, directory: Path, meta: dict) -> None:
-        self.stage1_ = self.single_stage.load(directory / "category")
-        self.stage2_ = {}
-        for c in self.stage1_.classes_:
-            name = taxonomy.CATEGORIES[int(c)]
-            self.stage2_[int(c)] = (ConstantSubModel(meta["constant"][name]) if name in meta["constant"]
-                                    else self.single_stage.load(directory / name))
-
+        self.stage1_, self.stage2_ = load_stages(self.single_stage, directory, meta["constant"])
 
 @register("embedding_two_stage")
 class EmbeddingTwoStage(_TwoStage, EmbeddingProbe):

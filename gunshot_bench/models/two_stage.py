@@ -195,24 +195,33 @@ class TwoStageAudioResNet(BaseModel):
 
     # ---- checkpoint ---------------------------------------------------------------------
     def _save_state(self, directory: Path) -> dict:
-        self.stage1_.save(directory / "category")
-        constant = {}
-        for c, sub in self.stage2_.items():
-            if isinstance(sub, ConstantSubModel):
-                constant[taxonomy.CATEGORIES[c]] = int(sub.classes_[0])
-            else:
-                sub.save(directory / taxonomy.CATEGORIES[c])
         return {"stats": {"mean": self.stats_.mean, "std": self.stats_.std},
-                "constant": constant, "history": self.history_}
+                "constant": save_stages(self.stage1_, self.stage2_, directory), "history": self.history_}
 
     def _load_state(self, directory: Path, meta: dict) -> None:
         self.stats_ = FeatureStats(**meta["stats"])
         self.history_ = meta.get("history", {})
-        self.stage1_ = AudioResNetClassifier.load(directory / "category")
-        self.stage2_ = {}
-        for c in self.stage1_.classes_:
-            name = taxonomy.CATEGORIES[int(c)]
-            if name in meta["constant"]:
-                self.stage2_[int(c)] = ConstantSubModel(meta["constant"][name])
-            else:
-                self.stage2_[int(c)] = AudioResNetClassifier.load(directory / name)
+        self.stage1_, self.stage2_ = load_stages(AudioResNetClassifier, directory, meta["constant"])
+
+
+def save_stages(stage1, stage2: dict, directory: Path) -> dict:
+    """Save a two-stage model's category model and sub-models (one folder each, by category
+    name); returns {category name: model id} of the constant sub-models, which need no folder."""
+    stage1.save(directory / "category")
+    constant = {}
+    for c, sub in stage2.items():
+        if isinstance(sub, ConstantSubModel):
+            constant[taxonomy.CATEGORIES[c]] = int(sub.classes_[0])
+        else:
+            sub.save(directory / taxonomy.CATEGORIES[c])
+    return constant
+
+
+def load_stages(stage_cls, directory: Path, constant: dict) -> tuple:
+    """(category model, {category id: sub-model}) saved by `save_stages`, loaded with `stage_cls`."""
+    stage1 = stage_cls.load(directory / "category")
+    stage2 = {}
+    for c in stage1.classes_:
+        name = taxonomy.CATEGORIES[int(c)]
+        stage2[int(c)] = ConstantSubModel(constant[name]) if name in constant else stage_cls.load(directory / name)
+    return stage1, stage2
