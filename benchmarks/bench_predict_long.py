@@ -16,6 +16,7 @@ many non-shot transients (door-slam-like thuds below 1 kHz, 8-20 dB). Written as
 `--sample-rate` (48 kHz stereo by default, so the resampler and the downmix are in the path).
 
     python benchmarks/bench_predict_long.py [--durations-s 600,3600] [--engine auto|torch|onnx] [--json out.json]
+    python benchmarks/bench_predict_long.py --attribution-only [--engine torch]   # memory per import step
 """
 
 from __future__ import annotations
@@ -59,6 +60,29 @@ hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.st
 out.update(wall_s=round(time.perf_counter() - t1, 2), cpu_s=round(time.process_time() - c1, 2),
            process_wall_s=round(time.perf_counter() - t0, 2), peak_rss_mb=round(hwm / 1024, 1))
 print(json.dumps(out))
+"""
+
+
+# Resident memory after each step of what `predict` imports and loads, in that order (a step's
+# figure includes what it pulls in that earlier steps did not).
+ATTRIBUTION = """
+import importlib, json, sys
+def rss():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")) / 1024
+steps = [("python", rss())]
+for label, modules in [("numpy, soundfile, soxr", ["numpy", "soundfile", "soxr"]),
+                       ("scipy.signal (onset detector)", ["scipy.signal"]), ("torch", ["torch"]),
+                       ("gunshot_bench.predict", ["gunshot_bench.predict"]),
+                       ("scikit-learn (model base class; pulls pandas, pyarrow)", ["sklearn.base"]),
+                       ("the two-stage model's modules and train.load_run", ["gunshot_bench.models.two_stage", "gunshot_bench.train"]),
+                       ("onnxruntime", ["onnxruntime"] if sys.argv[2] != "torch" else [])]:
+    for m in modules:
+        importlib.import_module(m)
+    steps.append((label, rss()))
+from gunshot_bench.predict import load_for_inference
+load_for_inference(sys.argv[1], sys.argv[2])
+steps.append(("load the run (networks, sessions)", rss()))
+print(json.dumps([(label, round(mb, 1), round(mb - prev, 1)) for (label, mb), (_, prev) in zip(steps, [("", 0.0)] + steps)]))
 """
 
 
@@ -115,6 +139,13 @@ def child(run: Path, path: str, batch: int, engine: str = "auto") -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def attribution(run: Path, engine: str) -> list:
+    """[(step, RSS MB after it, MB it added)] of `ATTRIBUTION` in a fresh process."""
+    out = subprocess.run([sys.executable, "-c", ATTRIBUTION, str(run), engine], cwd=ROOT, check=True,
+                         capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--durations-s", default="600,3600", help="comma-separated recording lengths")
@@ -124,6 +155,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=BATCH, help="windows per model call (predict's default)")
     ap.add_argument("--engine", default="auto", choices=["auto", "torch", "onnx"],
                     help="predict's network runtime (auto: onnxruntime, as the run is exported)")
+    ap.add_argument("--attribution-only", action="store_true",
+                    help="only the resident memory of each import and load step (no recordings)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     result = {"machine": machine_info(), "sample_rate": args.sample_rate, "channels": args.channels,
@@ -131,6 +164,11 @@ def main() -> None:
                                                          "s_per_hour": 30}}
     with tempfile.TemporaryDirectory(prefix="bench_predict_long_") as tmp:
         run = make_run(Path(tmp))
+        result["attribution"] = attribution(run, args.engine)
+        print("attribution", json.dumps(result["attribution"]), file=sys.stderr)
+        if args.attribution_only:
+            emit(result, args.json)
+            return
         result["model_only"] = child(run, "-", args.batch, args.engine)
         print("model only", json.dumps(result["model_only"]), file=sys.stderr)
         rows = {}

@@ -95,6 +95,12 @@ def _predict_long(p: dict) -> list[str]:
               "`predict_files` call, loading the model included)."
               + (f" The row with another batch size: `{p['other_batch_command']}`." if p.get("other_batch_command") else ""),
               ""]
+    steps = p.get("attribution")
+    if steps:
+        lines += ["Where the model-only memory goes (resident MB after each step of what `predict` imports "
+                  "and loads, in that order, in a fresh process):", "",
+                  "| step | RSS MB | added MB |", "|---|---|---|"]
+        lines += [f"| {label} | {mb} | {added} |" for label, mb, added in steps] + [""]
     return lines
 
 

@@ -52,6 +52,22 @@ def test_rerender_keeps_hand_written_sections_and_replaces_rendered_ones():
     assert page.count("## Measured by hand") == 1
 
 
+def test_predict_memory_steps_are_rendered():
+    results = {"parts": {"predict_long": {
+        "command": "python benchmarks/bench_predict_long.py", "engine": "onnx", "batch": 8,
+        "targets": {"peak_rss_mb": 500, "rss_ratio_1h_10min": 1.2, "s_per_hour": 30},
+        "recordings": {"600": {"duration_s": 600.0, "batch": 8, "peak_rss_mb": 480.5, "wall_s": 9.0,
+                               "s_per_hour": 54.0, "scene": {}},
+                       "3600": {"duration_s": 3600.0, "batch": 8, "peak_rss_mb": 490.0, "wall_s": 50.0,
+                                "s_per_hour": 50.0, "scene": {}}},
+        "rss_ratio_longest_shortest": 1.02,
+        "attribution": [["python", 13.4, 13.4], ["torch", 200.1, 186.7]]}}}
+    page = _module().render(results)
+    assert "## `predict` on long recordings (streamed in blocks; onnxruntime)" in page
+    assert "for any length: 490.0 MB, met" in page and "1.02, met" in page and "50.0 s, NOT met" in page
+    assert "| torch | 200.1 | 186.7 |" in page
+
+
 def test_embedding_figures_come_from_the_benchmark_json():
     page = _module().render(RESULTS)
     section = page.split("## Pretrained embeddings: throughput and probe training", 1)[1].split("\n## ", 1)[0]
