@@ -98,7 +98,8 @@ def _predict_long(p: dict) -> list[str]:
     steps = p.get("attribution")
     if steps:
         lines += ["Where the model-only memory goes (resident MB after each step of what `predict` imports "
-                  "and loads, in that order, in a fresh process):", "",
+                  "and loads, in that order, in a fresh process"
+                  + (f"; `{p['attribution_command']}`" if p.get("attribution_command") else "") + "):", "",
                   "| step | RSS MB | added MB |", "|---|---|---|"]
         lines += [f"| {label} | {mb} | {added} |" for label, mb, added in steps] + [""]
     return lines
