@@ -15,13 +15,15 @@ time constant of 15-60 ms, low-passed at 3-12 kHz (distance), 12-35 dB above the
 many non-shot transients (door-slam-like thuds below 1 kHz, 8-20 dB). Written as 16-bit WAV at
 `--sample-rate` (48 kHz stereo by default, so the resampler and the downmix are in the path).
 
-    python benchmarks/bench_predict_long.py [--durations-s 600,3600] [--json out.json]
+    python benchmarks/bench_predict_long.py [--durations-s 600,3600] [--engine auto|torch|onnx] [--json out.json]
+    python benchmarks/bench_predict_long.py --attribution-only [--engine torch]   # memory per import step
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -44,13 +46,13 @@ CHILD = """
 import json, sys, time
 t0, c0 = time.perf_counter(), time.process_time()
 from gunshot_bench.predict import load_for_inference, predict_files
-run, path, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
+run, path, batch, engine = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 t1, c1 = time.perf_counter(), time.process_time()
 if path == "-":
-    load_for_inference(run)
+    load_for_inference(run, engine)
     out = {}
 else:
-    r = predict_files([path], run_dir=run, batch_size=batch)[0]
+    r = predict_files([path], run_dir=run, batch_size=batch, engine=engine)[0]
     out = {"ok": r.ok, "error": r.error, "events": len(r.detections),
            "shots": sum(d.n_shots for d in r.detections), "threshold_db": r.threshold_db}
 # VmHWM, not getrusage's ru_maxrss: the latter keeps the forking parent's size across exec
@@ -58,6 +60,29 @@ hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.st
 out.update(wall_s=round(time.perf_counter() - t1, 2), cpu_s=round(time.process_time() - c1, 2),
            process_wall_s=round(time.perf_counter() - t0, 2), peak_rss_mb=round(hwm / 1024, 1))
 print(json.dumps(out))
+"""
+
+
+# Resident memory after each step of what `predict` imports and loads, in that order (a step's
+# figure includes what it pulls in that earlier steps did not).
+ATTRIBUTION = """
+import importlib, json, sys
+def rss():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")) / 1024
+steps = [("python", rss())]
+for label, modules in [("numpy, soundfile, soxr", ["numpy", "soundfile", "soxr"]),
+                       ("scipy.signal (onset detector)", ["scipy.signal"]), ("torch", ["torch"]),
+                       ("gunshot_bench.predict", ["gunshot_bench.predict"]),
+                       ("scikit-learn (model base class; pulls pandas, pyarrow)", ["sklearn.base"]),
+                       ("the two-stage model's modules and train.load_run", ["gunshot_bench.models.two_stage", "gunshot_bench.train"]),
+                       ("onnxruntime", ["onnxruntime"] if sys.argv[2] != "torch" else [])]:
+    for m in modules:
+        importlib.import_module(m)
+    steps.append((label, rss()))
+from gunshot_bench.predict import load_for_inference
+load_for_inference(sys.argv[1], sys.argv[2])
+steps.append(("load the run (networks, sessions)", rss()))
+print(json.dumps([(label, round(mb, 1), round(mb - prev, 1)) for (label, mb), (_, prev) in zip(steps, [("", 0.0)] + steps)]))
 """
 
 
@@ -108,8 +133,15 @@ def scene_recording(path: Path, duration_s: float, sample_rate: int = 48_000, ch
     return counts
 
 
-def child(run: Path, path: str, batch: int) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(run), path, str(batch)], cwd=ROOT, check=True,
+def child(run: Path, path: str, batch: int, engine: str = "auto") -> dict:
+    out = subprocess.run([sys.executable, "-c", CHILD, str(run), path, str(batch), engine], cwd=ROOT, check=True,
+                         capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def attribution(run: Path, engine: str) -> list:
+    """[(step, RSS MB after it, MB it added)] of `ATTRIBUTION` in a fresh process."""
+    out = subprocess.run([sys.executable, "-c", ATTRIBUTION, str(run), engine], cwd=ROOT, check=True,
                          capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -121,21 +153,32 @@ def main() -> None:
     ap.add_argument("--channels", type=int, default=2)
     ap.add_argument("--mean-gap-s", type=float, default=8.0)
     ap.add_argument("--batch", type=int, default=BATCH, help="windows per model call (predict's default)")
+    ap.add_argument("--engine", default="auto", choices=["auto", "torch", "onnx"],
+                    help="predict's network runtime (auto: onnxruntime, as the run is exported)")
+    ap.add_argument("--attribution-only", action="store_true",
+                    help="only the resident memory of each import and load step (no recordings)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     result = {"machine": machine_info(), "sample_rate": args.sample_rate, "channels": args.channels,
-              "mean_gap_s": args.mean_gap_s, "batch": args.batch, "targets": {"peak_rss_mb": 500, "rss_ratio_1h_10min": 1.2,
+              "mean_gap_s": args.mean_gap_s, "batch": args.batch, "engine": args.engine, "targets": {"peak_rss_mb": 500, "rss_ratio_1h_10min": 1.2,
                                                          "s_per_hour": 30}}
     with tempfile.TemporaryDirectory(prefix="bench_predict_long_") as tmp:
         run = make_run(Path(tmp))
-        result["model_only"] = child(run, "-", args.batch)
+        result["attribution"] = attribution(run, args.engine)
+        print("attribution", json.dumps(result["attribution"]), file=sys.stderr)
+        if args.attribution_only:
+            emit(result, args.json)
+            return
+        result["model_only"] = child(run, "-", args.batch, args.engine)
         print("model only", json.dumps(result["model_only"]), file=sys.stderr)
         rows = {}
         for seconds in (float(s) for s in args.durations_s.split(",")):
             wav = Path(tmp) / f"scene_{int(seconds)}.wav"
             scene = scene_recording(wav, seconds, args.sample_rate, args.channels, args.mean_gap_s)
-            row = {"duration_s": seconds, "batch": args.batch, "file_mb": round(wav.stat().st_size / 2**20, 1),
-                   "scene": scene, **child(run, str(wav), args.batch)}
+            load = [round(v, 2) for v in os.getloadavg()]
+            row = {"duration_s": seconds, "batch": args.batch, "engine": args.engine,
+                   "file_mb": round(wav.stat().st_size / 2**20, 1), "load_average_1_5_15": load,
+                   "scene": scene, **child(run, str(wav), args.batch, args.engine)}
             row["s_per_hour"] = round(3600 * row["wall_s"] / seconds, 1)
             rows[f"{int(seconds)}"] = row
             wav.unlink()

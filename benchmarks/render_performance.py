@@ -1,6 +1,14 @@
-"""Render `docs/performance.md` from `benchmarks/results.json` (every figure comes from there)."""
+"""Render `docs/performance.md` from `benchmarks/results.json` (every figure comes from there).
+
+A section of the current page whose text holds `HANDWRITTEN` (figures measured by hand, e.g.
+the aiSFX entries' cost inside the main job) is not in `results.json`: `render(results,
+previous)` keeps every such section of `previous`, the page being replaced, verbatim at the end.
+"""
 
 from __future__ import annotations
+
+#: Marks a hand-written section of docs/performance.md (put it on the line under its heading).
+HANDWRITTEN = "<!-- hand-written section: benchmarks/render_performance.py keeps it as it is -->"
 
 HEADER = """# Performance
 
@@ -56,14 +64,16 @@ def _predict_long(p: dict) -> list[str]:
     """The section of `bench_predict_long.py`: memory and time of `predict` on long recordings."""
     if not p:
         return []
-    lines = ["## `predict` on long recordings (streamed in blocks)", "", f"`{p.get('command')}` (load {_load(p)})", ""]
+    engine = {"torch": "eager torch", "onnx": "onnxruntime"}.get(p.get("engine"), "onnxruntime")
+    lines = [f"## `predict` on long recordings (streamed in blocks; {engine})", "",
+             f"`{p.get('command')}` (load {_load(p)})", ""]
     if "error" in p:
         return lines + [f"error: {p['error']}", ""]
     t = p.get("targets", {})
     lines += [f"Generated scene audio ({p.get('sample_rate')} Hz, {p.get('channels')} channels, 16-bit WAV: "
               f"pink noise, shots and bursts of 3-30 shots at 600-1000 rpm every {p.get('mean_gap_s')} s on "
               "average, and non-shot thuds; see the script). Each run is a fresh process with the default "
-              "network (onnxruntime) reporting its own peak RSS; \"model only\" loads the model and "
+              f"network ({engine}) reporting its own peak RSS; \"model only\" loads the model and "
               f"nothing else: {_get(p, 'model_only', 'peak_rss_mb')} MB.", "",
               "| recording | windows per batch | file MB | events placed (shots) | events found (shots) | wall s | CPU s | wall s per hour | peak RSS MB |",
               "|---|---|---|---|---|---|---|---|---|"]
@@ -85,10 +95,58 @@ def _predict_long(p: dict) -> list[str]:
               "`predict_files` call, loading the model included)."
               + (f" The row with another batch size: `{p['other_batch_command']}`." if p.get("other_batch_command") else ""),
               ""]
+    steps = p.get("attribution")
+    if steps:
+        lines += ["Where the model-only memory goes (resident MB after each step of what `predict` imports "
+                  "and loads, in that order, in a fresh process"
+                  + (f"; `{p['attribution_command']}`" if p.get("attribution_command") else "") + "):", "",
+                  "| step | RSS MB | added MB |", "|---|---|---|"]
+        lines += [f"| {label} | {mb} | {added} |" for label, mb, added in steps] + [""]
     return lines
 
 
-def render(results: dict) -> str:
+def _embedding(p: dict) -> list[str]:
+    """The section of `bench_embedding.py`: encoder throughput and the probe's training time."""
+    if not p:
+        return []
+    lines = ["## Pretrained embeddings: throughput and probe training", "",
+             f"`{p.get('command')}` (load {_load(p)})", ""]
+    if "error" in p:
+        return lines + [f"error: {p['error']}", ""]
+    enc = p.get("encoder", {})
+    lines += [f"Encoder {enc.get('name')} ({enc.get('sample_rate')} Hz, {enc.get('embedding_size')}-d), one thread, "
+              f"{p.get('clips')} generated 2 s clips, median of {p.get('repeats')} passes: "
+              f"{p.get('embed_clips_per_s')} clips/s ({p.get('embed_ms_per_clip')} ms per clip, of which the "
+              f"spectrogram front end {p.get('frontend_ms_per_clip')} ms; CPU time "
+              f"{p.get('embed_cpu_ms_per_clip', '-')} ms per clip).", ""]
+    pr = p.get("probe")
+    if pr:
+        lines += [f"Probe on the `{pr.get('task')}` task ({pr.get('train_clips')} training and "
+                  f"{pr.get('validation_clips')} validation clips): the first pass embeds "
+                  f"{pr.get('clips_embedded_first')} clips into the cache in {pr.get('first_embed_s')} s; then "
+                  f"`EmbeddingProbe.fit` (cached embeddings: standardising, the candidate probes and the "
+                  f"choice on validation) takes {pr.get('fit_warm_cache_s')} s of wall time, "
+                  f"{pr.get('fit_warm_cache_cpu_s', '-')} s of CPU time (median of {p.get('repeats')} seeds; "
+                  f"load {(pr.get('load_average_1_5_15_at_fits') or ['?'])[0]} when the fits started; "
+                  f"chosen: {pr.get('chosen')}).", ""]
+    return lines
+
+
+def handwritten_sections(page: str) -> list[str]:
+    """The `## ` sections of `page` that hold the `HANDWRITTEN` marker, each as its text."""
+    sections, current = [], None
+    for line in page.splitlines():
+        if line.startswith("## "):
+            current = [line]
+            sections.append(current)
+        elif current is not None:
+            current.append(line)
+    return ["\n".join(sec).rstrip() for sec in sections if any(HANDWRITTEN in line for line in sec)]
+
+
+def render(results: dict, previous: str | None = None) -> str:
+    """The page for `results`; the hand-written sections of `previous` (the page it replaces)
+    are kept at its end."""
     parts = results.get("parts", {})
     m = results.get("machine_at_start", {})
     lines = [HEADER, "## Machine", "",
@@ -215,6 +273,8 @@ def render(results: dict) -> str:
             lines += [f"- total {r.get('wall_s')} s ({r.get('wall_s', 0) / 60:.1f} min): {steps}"]
         lines += [f"- median over {b.get('repeats')} run(s): {b.get('median_wall_s')} s", ""]
     lines += _predict_long(parts.get("predict_long", {}))
+    lines += _predict_long(parts.get("predict_long_torch", {}))
+    lines += _embedding(parts.get("embedding", {}))
     missing = [k for k in results.get("expected_parts", []) if k not in parts]
     if missing:
         lines += ["## Not measured in this run", "",
@@ -224,4 +284,6 @@ def render(results: dict) -> str:
     notes = results.get("notes")
     if notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
-    return "\n".join(lines) + "\n"
+    for section in handwritten_sections(previous or ""):
+        lines += [section, ""]
+    return "\n".join(lines).rstrip("\n") + "\n"

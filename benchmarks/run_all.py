@@ -8,7 +8,8 @@
 Each part is one `bench_*.py` script run in its own process (so one part's memory or threads
 never leak into the next); it writes its JSON with the machine and load average at its start.
 Parts not rerun keep their previous figures from `results.json` (each stamped with its time).
-The page is rendered from `results.json` alone (`--render-only` re-renders it).
+The page is rendered from `results.json`, keeping the page's hand-written sections
+(`render_performance.HANDWRITTEN`; `--render-only` re-renders it).
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ def plan(quick: bool) -> dict[str, list[str]]:
         "leaderboard_small": ["bench_leaderboard.py", "--preset", "small"],
         "leaderboard_paper": ["bench_leaderboard.py", "--preset", "paper"],
         "predict_long": ["bench_predict_long.py", "--durations-s", "600,3600"],
+        "predict_long_torch": ["bench_predict_long.py", "--durations-s", "600,3600", "--engine", "torch"],
+        "embedding": ["bench_embedding.py", "--clips", "16", "--repeats", "3"],
     }
 
 
@@ -107,7 +110,7 @@ def main() -> None:
         data = json.loads(Path(path).read_text())
         results["parts"][name] = data
     args.results.write_text(json.dumps(results, indent=1) + "\n")
-    args.doc.write_text(render(results))
+    args.doc.write_text(render(results, args.doc.read_text() if args.doc.is_file() else None))
     print(f"wrote {args.results} and {args.doc}", file=sys.stderr)
 
 

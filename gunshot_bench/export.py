@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import warnings
 from pathlib import Path
@@ -55,6 +56,12 @@ def _require_onnx() -> None:
     if not onnx_available():
         raise ImportError("ONNX export and inference need the optional extra: "
                           "pip install 'gunshot-bench[onnx]' (onnx + onnxruntime)")
+
+
+def runtime_available() -> bool:
+    """True when onnxruntime is installed: all that running an export needs (`onnx` itself, the
+    graph library, is only for writing one; not importing it saves ~6 MB in `predict`)."""
+    return importlib.util.find_spec("onnxruntime") is not None
 
 
 def networks(model, model_dir: Path | None = None) -> dict[str, tuple[TorchClassifier, Path | None]]:
@@ -133,7 +140,8 @@ class OnnxNet:
     """An onnxruntime session called like the torch network: `[b, 1, F, T]` -> logits tensor."""
 
     def __init__(self, path, threads: int | None = None):
-        _require_onnx()
+        if not runtime_available():
+            _require_onnx()  # its message names the extra
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
@@ -143,6 +151,10 @@ class OnnxNet:
         # Idle threads sleep instead of spinning: on a shared, loaded CPU spinning steals time
         # from the working thread (measured +10 % clips/s with 2 threads at load average 8).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # No per-session memory arena: a run's six sessions run one after another, and each arena
+        # kept its batch's peak activations for good (~150 MB in all for 8 windows, measured
+        # by benchmarks/bench_predict_long.py); freed buffers go back to malloc instead.
+        opts.enable_cpu_mem_arena = False
         self.path = Path(path)
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 

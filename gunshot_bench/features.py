@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import librosa
 import numpy as np
 import scipy.fft
+import scipy.signal
 
 SAMPLE_RATE = 44_100
 CLIP_DURATION_S = 2.0
@@ -43,9 +44,11 @@ MFCC_N_MELS = 40
 def fix_length(x: np.ndarray, n_samples: int = CLIP_SAMPLES) -> np.ndarray:
     """Zero-pad or trim the last axis to exactly `n_samples` (study A: exactly 2.0 s)."""
     x = np.asarray(x, dtype=np.float32)
-    if x.shape[-1] == n_samples:
-        return x
-    return librosa.util.fix_length(x, size=n_samples, axis=-1)
+    if x.shape[-1] >= n_samples:
+        return x[..., :n_samples]
+    # by hand, not librosa.util.fix_length (same zeros): librosa.util imports numba, ~60 MB of
+    # resident memory that `predict` does not otherwise need (benchmarks/bench_predict_long.py)
+    return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, n_samples - x.shape[-1])])
 
 
 def log_stft_shape(n_samples: int = CLIP_SAMPLES, n_fft: int = N_FFT,
@@ -106,7 +109,9 @@ def log_stft(x: np.ndarray, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH,
 
 @functools.lru_cache(maxsize=4)
 def _hann_np(n_fft: int) -> np.ndarray:
-    window = librosa.filters.get_window("hann", n_fft, fftbins=True).astype(np.float32)
+    # scipy's, as librosa.filters.get_window returns for a window name (importing
+    # librosa.filters would load numba: see `fix_length`)
+    window = scipy.signal.get_window("hann", n_fft, fftbins=True).astype(np.float32)
     window.flags.writeable = False
     return window
 

@@ -45,10 +45,14 @@ from gunshot_bench.features import CLIP_SAMPLES, SAMPLE_RATE, fix_length
 CLIP_MAX_S = 2.5
 MIN_DURATION_S = audio.MIN_DURATION_S
 SILENCE_PEAK = 1e-4  # -80 dBFS: nothing audible to classify
-BLOCK_S = 30.0  # seconds decoded at a time: a few MB whatever the file's length
+# Seconds decoded at a time. Each block passes through a few float64 copies (high-pass, frame
+# powers): 30 s blocks cost ~80 MB at their peak, 5 s ones ~14 MB, at the same speed (measured
+# by benchmarks/bench_predict_long.py); results do not depend on it (tested).
+BLOCK_S = 5.0
 # Windows classified together. Memory against speed (onnxruntime, default network, measured
-# by benchmarks/bench_predict_long.py): every sub-model's session keeps activations for the
-# whole batch, ~15 MB per window; 32 windows take ~40 % less CPU per window than 8.
+# by benchmarks/bench_predict_long.py): a network's activations for the whole batch are held
+# while it runs (some MB per window, freed after: export.OnnxNet has no arena); 32 windows
+# took ~40 % less CPU per window than 8, with the arenas of that time ~400 MB more memory.
 BATCH = 8
 PROBE_S = 0.05
 FORMATS = ("text", "json", "jsonl", "csv")
@@ -277,7 +281,7 @@ def load_for_inference(run_dir, engine: str = "auto"):
     export` and onnxruntime) or "auto" (onnx when both are there: it is faster on CPU, see
     docs/performance.md; torch otherwise). Outputs agree within float rounding (tested).
     """
-    from gunshot_bench.export import ONNX_DIR, attach_onnx, onnx_available
+    from gunshot_bench.export import ONNX_DIR, attach_onnx, runtime_available
     from gunshot_bench.train import load_run
 
     if engine not in ENGINES:
@@ -285,7 +289,7 @@ def load_for_inference(run_dir, engine: str = "auto"):
     loaded = load_run(run_dir)
     onnx_dir = Path(run_dir) / ONNX_DIR
     if engine == "onnx" or (engine == "auto" and (onnx_dir / "manifest.json").is_file()
-                            and onnx_available()):
+                            and runtime_available()):
         attach_onnx(loaded.model, onnx_dir, Path(run_dir) / "model")
     return loaded
 

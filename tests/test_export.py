@@ -101,3 +101,34 @@ def test_predict_engines_agree(two_stage_run, tmp_path):
         for da, db in zip(a.detections, b.detections):
             assert da.label == db.label and da.probability == pytest.approx(db.probability, abs=1e-5)
     assert [r.to_dict() for r in by_engine["auto"]] == [r.to_dict() for r in by_engine["onnx"]]
+
+
+def test_predict_imports_only_what_the_run_needs(two_stage_run, tmp_path):
+    """`predict` on a two-stage run loads that model's module alone: neither the other models'
+    libraries (hmmlearn, numba through librosa, the embedding encoders) nor the `onnx` graph
+    library; onnxruntime only with the onnx engine (each is tens of MB of resident memory)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import soundfile as sf
+
+    export_onnx(two_stage_run)
+    rng = np.random.default_rng(0)
+    x = 0.01 * rng.standard_normal(44_100 * 6)
+    x[44_100 * 2:44_100 * 2 + 4000] += rng.standard_normal(4000) * np.exp(-np.arange(4000) / 300)
+    sf.write(tmp_path / "rec.wav", x.astype(np.float32), 44_100)
+    code = ("import json, sys\nfrom gunshot_bench.predict import predict_files\n"
+            "r = predict_files([sys.argv[1]], run_dir=sys.argv[2], engine=sys.argv[3])[0]\n"
+            "print(json.dumps([r.ok, len(r.detections), sorted(sys.modules)]))")
+    root = Path(__file__).resolve().parents[1]
+    for engine in ("onnx", "torch"):
+        out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "rec.wav"), str(two_stage_run), engine],
+                             cwd=root, capture_output=True, text=True, check=True)
+        ok, n_events, modules = json.loads(out.stdout.strip().splitlines()[-1])
+        assert ok and n_events >= 1
+        assert "gunshot_bench.models.two_stage" in modules
+        unneeded = {"hmmlearn", "numba", "librosa.filters", "onnx", "gunshot_bench.models.classical",
+                    "gunshot_bench.models.embedding", "gunshot_bench.encoders"}
+        assert unneeded.isdisjoint(modules), unneeded & set(modules)
+        assert ("onnxruntime" in modules) == (engine == "onnx")

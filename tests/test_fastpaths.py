@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gunshot_bench.features import CLIP_SAMPLES, SAMPLE_RATE, log_stft
+from gunshot_bench.features import CLIP_SAMPLES, SAMPLE_RATE, _hann_np, fix_length, log_stft
 from gunshot_bench.models import get
 from gunshot_bench.models.audioresnet import AudioResNet
 from gunshot_bench.models.torch_base import autocast_dtype
@@ -50,6 +50,18 @@ def test_log_stft_single_clip_short_clip_and_threads():
     padded[:50_000] = short
     np.testing.assert_allclose(log_stft(short), _reference(padded[None])[0], atol=1e-5)
     np.testing.assert_array_equal(log_stft(X, workers=2), log_stft(X, workers=1))
+
+
+def test_fix_length_and_window_are_librosa_s_exactly():
+    """Written without librosa (its util and filters modules import numba): bit-identical."""
+    rng = derive_rng(0, "fix_length")
+    for shape in [(CLIP_SAMPLES,), (3, 50_000), (2, CLIP_SAMPLES), (2, 100_000), (1, CLIP_SAMPLES - 1), (0,)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        ours, theirs = fix_length(x), librosa.util.fix_length(x, size=CLIP_SAMPLES, axis=-1)
+        assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
+        np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(
+        _hann_np(1024), librosa.filters.get_window("hann", 1024, fftbins=True).astype(np.float32))
 
 
 def test_log_stft_float16_is_the_rounded_float32():

@@ -33,6 +33,21 @@ def test_registry_lists_refuses_duplicates_and_suggests():
     assert get("gmm", n_components=2).n_components == 2
 
 
+def test_builtin_table_names_each_model_s_module(monkeypatch):
+    """`registry.BUILTIN` (a name is looked up by importing only its module) lists exactly the
+    package's registered models, each with the module that registers it; another module cannot
+    take a built-in name even before the built-in's module is imported."""
+    from gunshot_bench.models import registry
+
+    available()
+    ours = {n: c.__module__ for n, c in registry._REGISTRY.items()
+            if c.__module__.startswith("gunshot_bench.")}
+    assert ours == registry.BUILTIN
+    monkeypatch.delitem(registry._REGISTRY, "cnn")  # as if its module were not imported yet
+    with pytest.raises(ValueError, match="belongs to a built-in model"):
+        register("cnn")(type("Other", (), {}))
+
+
 @pytest.mark.parametrize("name,params,min_acc", [
     ("svm", {}, 0.9), ("lda", {}, 0.9), ("gmm", {"n_components": 2}, 0.9),
     ("hmm", {"n_states": 2, "n_iter": 5}, 0.9),

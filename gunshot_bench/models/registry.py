@@ -9,10 +9,28 @@ Example:
 from __future__ import annotations
 
 import difflib
+import importlib
 import inspect
 import math
 
 _REGISTRY: dict[str, type] = {}
+#: The module that registers each built-in model. A name is looked up by importing only its
+#: module: loading a two-stage AudioResNet for `predict` then does not import hmmlearn, the
+#: MFCC code or the embedding encoders (tens of MB of resident memory; docs/performance.md).
+#: `tests/test_models.py` checks that this table is exactly what the modules register.
+BUILTIN = {
+    "audioresnet_flat": "gunshot_bench.models.audioresnet",
+    "audioresnet_two_stage": "gunshot_bench.models.two_stage",
+    "cnn": "gunshot_bench.models.cnn",
+    "svm": "gunshot_bench.models.classical",
+    "lda": "gunshot_bench.models.classical",
+    "gmm": "gunshot_bench.models.classical",
+    "hmm": "gunshot_bench.models.classical",
+    "embedding_probe": "gunshot_bench.models.embedding",
+    "embedding_finetune": "gunshot_bench.models.embedding_finetune",
+    "embedding_two_stage": "gunshot_bench.models.embedding_two_stage",
+    "embedding_finetune_two_stage": "gunshot_bench.models.embedding_two_stage",
+}
 
 
 def register(name: str):
@@ -26,6 +44,9 @@ def register(name: str):
         if name in _REGISTRY:
             raise ValueError(f"model name {name!r} is already registered "
                              f"(by {_REGISTRY[name].__module__}.{_REGISTRY[name].__name__})")
+        if name in BUILTIN and cls.__module__ != BUILTIN[name]:
+            raise ValueError(f"model name {name!r} belongs to a built-in model (of {BUILTIN[name]}); "
+                             f"choose another name for {cls.__module__}.{cls.__name__}")
         cls.registered_name = name
         _REGISTRY[name] = cls
         return cls
@@ -35,7 +56,10 @@ def register(name: str):
 
 def model_class(name: str) -> type:
     """The class registered under `name`; unknown names get close-match suggestions."""
-    _load_builtin()
+    if name in BUILTIN:
+        importlib.import_module(BUILTIN[name])  # registers it (once)
+    else:
+        _load_builtin()
     if name not in _REGISTRY:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.4)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
@@ -82,9 +106,10 @@ def available() -> list[str]:
 
 
 def _load_builtin() -> None:
-    # Importing the package registers the built-in models (idempotent); installed packages'
+    # Importing the modules registers the built-in models (idempotent); installed packages'
     # models join through the `gunshot_bench.models` entry points (imported once).
-    import gunshot_bench.models  # noqa: F401
+    for module in sorted(set(BUILTIN.values())):
+        importlib.import_module(module)
     from gunshot_bench.plugins import load_entry_points
 
     load_entry_points()
