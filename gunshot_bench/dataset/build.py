@@ -31,6 +31,7 @@ from gunshot_bench.dataset.schema import SPLITS, clean_features
 from gunshot_bench.dataset.shards import ShardWriter
 from gunshot_bench.dataset.split import DEFAULT_RATIOS, assign_splits
 from gunshot_bench.dataset.workers import Failed, MemoryUse, run_isolated
+from gunshot_bench.errors import UserError
 from gunshot_bench.sources import SOURCE_KINDS, ClipRecord, SkippedFile, get_source
 from gunshot_bench.sources.grouping import GroupBy
 from gunshot_bench.taxonomy import CATEGORIES, MODELS
@@ -73,26 +74,26 @@ class BuildConfig:
 
     def __post_init__(self):
         if not self.sources:
-            raise ValueError("no sources: pass at least one --source KIND=PATH")
+            raise UserError("no sources: pass at least one --source KIND=PATH")
         for kind, path in self.sources:
             if kind not in SOURCE_KINDS:
-                raise ValueError(f"unknown source kind '{kind}'; known kinds: {', '.join(SOURCE_KINDS)}")
+                raise UserError(f"unknown source kind '{kind}'; known kinds: {', '.join(SOURCE_KINDS)}")
             if not Path(path).is_dir():
                 raise FileNotFoundError(f"source {kind}={path}: no such folder")
         if self.pad_mode not in PAD_MODES:
-            raise ValueError(f"pad mode must be one of {', '.join(PAD_MODES)}, got '{self.pad_mode}'")
+            raise UserError(f"pad mode must be one of {', '.join(PAD_MODES)}, got '{self.pad_mode}'")
         if not 0 < self.min_duration_s <= self.segment_s:
-            raise ValueError(f"--min-duration must be in (0, {self.segment_s:g}] s, got {self.min_duration_s:g}")
+            raise UserError(f"--min-duration must be in (0, {self.segment_s:g}] s, got {self.min_duration_s:g}")
         if self.group_by:
             GroupBy(self.group_by)  # validates: a regular expression with a named group
         if not _VERSION.match(self.version):
-            raise ValueError(f"version must look like X.Y.Z, got '{self.version}'")
+            raise UserError(f"version must look like X.Y.Z, got '{self.version}'")
         if self.variants:
             from gunshot_bench.variants import ALL
 
             unknown = sorted(set(self.variants) - set(ALL))
             if unknown:
-                raise ValueError(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(ALL)}")
+                raise UserError(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(ALL)}")
 
     def parameters(self) -> dict:
         """The inputs of the build that decide its output (not where it goes or how fast)."""
