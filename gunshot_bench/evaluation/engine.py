@@ -34,6 +34,7 @@ ENGINES = ("local", "ray")
 #: The local Ray's object store: jobs pass paths and small dicts, never arrays, so a small
 #: store is enough and leaves the memory to the trainings (Ray's default takes 30% of RAM).
 LOCAL_OBJECT_STORE_BYTES = GIB // 2
+LOCAL_START_ATTEMPTS = 3
 
 
 def default_workers() -> int:
@@ -148,9 +149,19 @@ class RayEngine:
                 # installed one), use at most `num_cpus` cores and leave the memory to the jobs
                 package_root = str(Path(__file__).resolve().parents[2])
                 pythonpath = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
-                ray.init(num_cpus=self.num_cpus, include_dashboard=False,
-                         object_store_memory=self.object_store_bytes, log_to_driver=False,
-                         runtime_env={"env_vars": {"PYTHONPATH": pythonpath}})
+                for attempt in range(LOCAL_START_ATTEMPTS):
+                    try:
+                        ray.init(num_cpus=self.num_cpus, include_dashboard=False,
+                                 object_store_memory=self.object_store_bytes, log_to_driver=False,
+                                 runtime_env={"env_vars": {"PYTHONPATH": pythonpath}})
+                        break
+                    except Exception as exc:  # noqa: BLE001 - Ray raises a bare Exception for this
+                        # Ray gives its raylet a fixed 30 s to register; a loaded machine can miss it
+                        if "timed out during startup" not in str(exc) or attempt + 1 == LOCAL_START_ATTEMPTS:
+                            raise
+                        log.warning("the local Ray did not start in time (attempt %d): starting it again",
+                                    attempt + 1)
+                        ray.shutdown()
             self._started = True
         self._ray = ray
         self._remote = ray.remote(_run_job)
