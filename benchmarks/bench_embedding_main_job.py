@@ -38,7 +38,7 @@ def main() -> None:
     robust = run_robustness(args.data, **common, study_b=False, max_clips_per_level=30)
     t2 = time.perf_counter()
     result.update({"leaderboard_s": round(t1 - t0, 1), "robustness_s": round(t2 - t1, 1), "total_s": round(t2 - t0, 1),
-                   "failed": board.failed + robust.failed})
+                   "failed": [str(f) for f in board.failed + robust.failed]})
     emit(result, args.json)
 
 
