@@ -26,8 +26,8 @@ def main() -> None:
     ap.add_argument("--models", default="aisfx_probe,aisfx_probe_two_stage")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    from gunshot_bench.leaderboard.run import run_leaderboard
-    from gunshot_bench.robustness import run_robustness
+    from gunshot_bench.protocols.leaderboard import run_leaderboard
+    from gunshot_bench.protocols.robustness import run_robustness
 
     result = {"machine": machine_info(), "cache": os.environ.get("GUNSHOT_BENCH_CACHE")}
     common = dict(models=args.models, seeds=3, out_dir=args.out, profile="small", preset="small", progress=False,
@@ -38,7 +38,7 @@ def main() -> None:
     robust = run_robustness(args.data, **common, study_b=False, max_clips_per_level=30)
     t2 = time.perf_counter()
     result.update({"leaderboard_s": round(t1 - t0, 1), "robustness_s": round(t2 - t1, 1), "total_s": round(t2 - t0, 1),
-                   "failed": board.failed + robust.failed})
+                   "failed": [str(f) for f in board.failed + robust.failed]})
     emit(result, args.json)
 
 

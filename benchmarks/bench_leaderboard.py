@@ -47,7 +47,7 @@ def main() -> None:
             job = run_main(MainJobConfig(preset=args.preset, out_dir=str(work), seeds=args.seeds,
                                          progress=args.progress))
             wall = time.perf_counter() - t
-            result["runs"].append({"wall_s": round(wall, 1), "failed": job.failed, "seeds": args.seeds,
+            result["runs"].append({"wall_s": round(wall, 1), "failed": [str(f) for f in job.failed], "seeds": args.seeds,
                                    "steps_s": {k: round(v, 1) for k, v in job.timings_s.items()}})
             print(f"repeat {r + 1}: {result['runs'][-1]}", file=sys.stderr)
         finally:

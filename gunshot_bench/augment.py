@@ -46,6 +46,7 @@ import audiomentations
 import numpy as np
 import soxr
 
+from gunshot_bench.errors import UserError
 from gunshot_bench.rng import derive_rng, stable_hash
 from gunshot_bench.variants.mixing import SNR_DEFINITIONS, UndefinedLevelError, mix_at_snr
 
@@ -95,22 +96,22 @@ class AugmentConfig:
         for name in _RANGES[1:]:
             value = tuple(float(v) for v in getattr(self, name))
             if len(value) != 2 or value[0] > value[1]:
-                raise ValueError(f"augment.{name} must be [low, high] with low <= high, got {list(value)}")
+                raise UserError(f"augment.{name} must be [low, high] with low <= high, got {list(value)}")
             object.__setattr__(self, name, value)
         for f in dataclasses.fields(self):
             if f.name == "p" or f.name.endswith("_p"):
                 if not 0.0 <= float(getattr(self, f.name)) <= 1.0:
-                    raise ValueError(f"augment.{f.name} must be a probability in [0, 1], got {getattr(self, f.name)}")
+                    raise UserError(f"augment.{f.name} must be a probability in [0, 1], got {getattr(self, f.name)}")
         if self.snr_definition not in SNR_DEFINITIONS:
-            raise ValueError(f"augment.snr_definition must be one of {', '.join(SNR_DEFINITIONS)}")
+            raise UserError(f"augment.snr_definition must be one of {', '.join(SNR_DEFINITIONS)}")
         if not 0 <= self.shift_max_s < 2.0 or int(self.copies) < 0:
-            raise ValueError("augment.shift_max_s must be in [0, 2) s and augment.copies >= 0")
+            raise UserError("augment.shift_max_s must be in [0, 2) s and augment.copies >= 0")
         if self.band_rolloff_db_per_octave % 6 or not 6 <= self.band_rolloff_db_per_octave <= 48:
-            raise ValueError("augment.band_rolloff_db_per_octave must be a multiple of 6 in 6-48")
+            raise UserError("augment.band_rolloff_db_per_octave must be a multiple of 6 in 6-48")
         if self.highpass_hz[1] >= self.lowpass_hz[0] or self.lowpass_hz[1] >= SAMPLE_RATE / 2:
-            raise ValueError("augment: highpass_hz must lie below lowpass_hz, and lowpass_hz below 22.05 kHz")
+            raise UserError("augment: highpass_hz must lie below lowpass_hz, and lowpass_hz below 22.05 kHz")
         if not (4000 <= self.sample_rate_hz[0] and self.sample_rate_hz[1] < SAMPLE_RATE):
-            raise ValueError("augment.sample_rate_hz must lie in [4000, 44100) Hz")
+            raise UserError("augment.sample_rate_hz must lie in [4000, 44100) Hz")
 
     @classmethod
     def from_dict(cls, table: dict | None) -> "AugmentConfig | None":
@@ -127,7 +128,7 @@ class AugmentConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(table) - known)
         if unknown:
-            raise ValueError(f"[augment] has no key {', '.join(unknown)}; it takes enabled, {', '.join(sorted(known))}")
+            raise UserError(f"[augment] has no key {', '.join(unknown)}; it takes enabled, {', '.join(sorted(known))}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in table.items()})
 
     def as_dict(self) -> dict:

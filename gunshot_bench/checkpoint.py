@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from gunshot_bench import __version__
+from gunshot_bench.errors import UserError
 
 #: Version of the checkpoint layout and of what its saved hyperparameters mean. 2: AudioResNet
 #: gained `stem_stride` (default 4); a format-1 checkpoint without it used a stride-2 stem, so
@@ -25,7 +26,7 @@ from gunshot_bench import __version__
 FORMAT_VERSION = 2
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint file that is damaged or not what a model wrote (a one-line user error)."""
 
 

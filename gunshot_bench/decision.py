@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from gunshot_bench.checkpoint import read_json
+from gunshot_bench.errors import UserError
 
 GUNSHOT = 1
 
@@ -31,14 +32,14 @@ class DecisionConfig:
 
     def __post_init__(self):
         if not 0.0 <= float(self.target_false_alarm_rate) < 1.0:
-            raise ValueError(f"decision.target_false_alarm_rate must be in [0, 1), got {self.target_false_alarm_rate}")
+            raise UserError(f"decision.target_false_alarm_rate must be in [0, 1), got {self.target_false_alarm_rate}")
 
     @classmethod
     def from_dict(cls, table: dict | None) -> "DecisionConfig":
         table = dict(table or {})
         unknown = sorted(set(table) - {"target_false_alarm_rate"})
         if unknown:
-            raise ValueError(f"[decision] has no key {', '.join(unknown)}; it takes target_false_alarm_rate")
+            raise UserError(f"[decision] has no key {', '.join(unknown)}; it takes target_false_alarm_rate")
         return cls(**table)
 
 

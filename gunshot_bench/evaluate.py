@@ -20,6 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from gunshot_bench import taxonomy
+from gunshot_bench.errors import UserError
 from gunshot_bench.metrics import BootstrapSettings, DetectionSettings, SeedPrediction, evaluate_seeds
 from gunshot_bench.rng import derive_rng
 from gunshot_bench.tasks import Task, get_task
@@ -94,7 +95,7 @@ class DataCache:
         config = config or task.config
         X, frame = self.protocol_arrays(config, split, protocol)
         if len(frame) == 0:
-            raise ValueError(f"{self.data_dir}: config '{config}' has no {split} rows")
+            raise UserError(f"{self.data_dir}: config '{config}' has no {split} rows")
         mask, y = dataclasses.replace(task, config=config).select(frame)
         name = config if protocol == "grouped" else f"{config}/{protocol}"
         return TestSet(name, X[mask], y, frame[mask].reset_index(drop=True))
@@ -153,7 +154,7 @@ def map_predictions(run_task: Task, want: Task, y_pred: np.ndarray) -> np.ndarra
         return y_pred
     if run_task.label_column == "model" and want.label_column == "category":
         return run_task.categories_of(y_pred)
-    raise ValueError(f"a model trained on task '{run_task.name}' cannot be scored on task '{want.name}' "
+    raise UserError(f"a model trained on task '{run_task.name}' cannot be scored on task '{want.name}' "
                      f"(it predicts {run_task.label_column}, not {want.label_column})")
 
 
@@ -206,7 +207,7 @@ def collect_source(kind: str, path: Path | str, task: Task, progress: bool = Tru
             rows.append({"clip_id": f"{kind}/{item.rel_path}#{i}", "label_raw": item.raw_label,
                          "segment_sha256": audio.pcm_sha256(seg)})
     if not waves:
-        raise ValueError(f"source {kind}={path}: no usable clip for task {task.name} "
+        raise UserError(f"source {kind}={path}: no usable clip for task {task.name} "
                          f"({len(skipped)} files left out" + (f", e.g. {skipped[0]})" if skipped else ")"))
     frame = pd.DataFrame(rows)
     return TestSet(f"{kind}={path}", np.stack(waves).astype(np.float32), np.asarray(labels, np.int64), frame), skipped

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gunshot_bench.errors import UserError
 from gunshot_bench.features import log_stft_shape
 from gunshot_bench.models.torch_base import WEIGHTS, TorchClassifier
 from gunshot_bench.rng import derive_rng
@@ -81,7 +82,7 @@ def networks(model, model_dir: Path | None = None) -> dict[str, tuple[TorchClass
                 name = taxonomy.CATEGORIES[int(c)]
                 out[name] = (sub, None if model_dir is None else model_dir / name)
         return out
-    raise ValueError(f"a {getattr(model, 'registered_name', type(model).__name__)} model has no "
+    raise UserError(f"a {getattr(model, 'registered_name', type(model).__name__)} model has no "
                      f"neural network to export to ONNX (only AudioResNet and CNN models do)")
 
 
@@ -192,14 +193,14 @@ def attach_onnx(model, onnx_dir, model_dir=None, threads: int | None = None):
     manifest = read_manifest(onnx_dir)
     nets = networks(model, None if model_dir is None else Path(model_dir))
     if manifest.get("model") != model.registered_name or set(manifest["networks"]) != set(nets):
-        raise ValueError(f"{onnx_dir}: the export holds {manifest.get('model')} networks "
+        raise UserError(f"{onnx_dir}: the export holds {manifest.get('model')} networks "
                          f"{sorted(manifest['networks'])}, the model {model.registered_name} has "
                          f"{sorted(nets)}; export this run again")
     for name, (clf, ckpt) in nets.items():
         entry = manifest["networks"][name]
         if entry["classes"] != clf.classes_.tolist() or (
                 ckpt is not None and entry["weights_sha256"] != _sha256(ckpt / WEIGHTS)):
-            raise ValueError(f"{onnx_dir / entry['file']}: exported from other weights than "
+            raise UserError(f"{onnx_dir / entry['file']}: exported from other weights than "
                              f"{ckpt or name}; export this run again")
         clf.use_inference_net(OnnxNet(onnx_dir / entry["file"], threads))
     return model

@@ -2,11 +2,12 @@
 
 1. synthesise the embedded corpus of a preset (`sim.synthesize_corpus`; reused when complete);
 2. build the dataset with every variant (`dataset.build`; reused when the same build exists);
-3. train and score every baseline entry over several seeds (`leaderboard.run`);
-4. score every run level by level on the variants and run study B (`robustness`);
+3. train and score every baseline entry over several seeds (`protocols.leaderboard`);
+4. score every run level by level on the variants and run study B (`protocols.robustness`);
 5. render `LEADERBOARD.md`, `index.html` and the plots, and say where they are.
 
-Every step resumes: rerunning after an interruption redoes only what is missing. The
+Trainings and scorings run on an engine (`evaluation.engine`): the local process pool by
+default, or Ray (`engine="ray"`), with identical results. Every step resumes: rerunning after an interruption redoes only what is missing. The
 `tiny` and `small` presets train with the baselines' `small` profile (fewer epochs, narrower
 networks) so that `small` finishes in minutes on two CPU cores; `paper` uses the full settings.
 
@@ -23,7 +24,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gunshot_bench.leaderboard.render import Rendered, render_leaderboard
+from gunshot_bench.dataset.build import BuildConfig, build_dataset
+from gunshot_bench.errors import UserError
+from gunshot_bench.evaluation.engine import ENGINES, make_engine
+from gunshot_bench.leaderboard.render import Rendered, _md_table, render_leaderboard
+from gunshot_bench.protocols.leaderboard import run_leaderboard
+from gunshot_bench.protocols.robustness import run_robustness
+from gunshot_bench.sim import synthesize_corpus
+from gunshot_bench.variants import ALL
 
 log = logging.getLogger(__name__)
 PRESET_PROFILES = {"tiny": "small", "small": "small", "paper": None}
@@ -51,6 +59,8 @@ class MainJobConfig:
         train_overrides: settings laid over every entry (e.g. {"max_epochs": 1} for tests).
         robustness: run the robustness evaluation and study B.
         overwrite: retrain and rescore everything.
+        engine: "local" (a process pool, the default) or "ray".
+        ray_address: the Ray cluster to join (default `RAY_ADDRESS`; none: a local Ray).
     """
 
     preset: str = "small"
@@ -64,12 +74,16 @@ class MainJobConfig:
     robustness: bool = True
     overwrite: bool = False
     progress: bool = True
+    engine: str = "local"
+    ray_address: str | None = None
 
     def __post_init__(self):
         if self.preset not in PRESET_PROFILES:
-            raise ValueError(f"unknown preset '{self.preset}'; known presets: {', '.join(PRESET_PROFILES)}")
+            raise UserError(f"unknown preset '{self.preset}'; known presets: {', '.join(PRESET_PROFILES)}")
         if self.seeds < 1:
-            raise ValueError(f"seeds must be at least 1, got {self.seeds}")
+            raise UserError(f"seeds must be at least 1, got {self.seeds}")
+        if self.engine not in ENGINES:
+            raise UserError(f"unknown engine '{self.engine}'; choose from {', '.join(ENGINES)}")
 
     @property
     def out(self) -> Path:
@@ -92,16 +106,12 @@ class MainJobResult:
     leaderboard_dir: Path
     rendered: Rendered
     timings_s: dict[str, float] = field(default_factory=dict)
-    failed: list[str] = field(default_factory=list)
+    failed: list = field(default_factory=list)  # evaluation.jobs.Failure
     leaderboard_md: str = ""
 
 
 def build_corpus_dataset(config: MainJobConfig) -> Path:
     """Steps 1 and 2: the simulated corpus and the dataset with all variants (reused if present)."""
-    from gunshot_bench.dataset.build import BuildConfig, build_dataset
-    from gunshot_bench.sim import synthesize_corpus
-    from gunshot_bench.variants import ALL
-
     corpus, data = config.out / "corpus", config.out / "data"
     synthesize_corpus(config.preset, corpus, seed=config.seed, progress=config.progress)
     build = BuildConfig(sources=(("sim", str(corpus)),), out_dir=str(data), seed=config.seed, variants=tuple(ALL),
@@ -116,26 +126,26 @@ def build_corpus_dataset(config: MainJobConfig) -> Path:
 
 def run_main(config: MainJobConfig = MainJobConfig()) -> MainJobResult:
     """Run the main job; see the module docstring."""
-    from gunshot_bench.leaderboard.run import run_leaderboard
-    from gunshot_bench.robustness import run_robustness
-
     timings, start = {}, time.perf_counter()
     data = build_corpus_dataset(config)
     timings["corpus and dataset"] = time.perf_counter() - start
-    common = dict(models=list(config.models) if not isinstance(config.models, str) else config.models,
-                  seeds=config.seeds, out_dir=config.board, overwrite=config.overwrite,
-                  profile=config.baseline_profile, preset=config.preset, runs_dir=config.out / "runs",
-                  train_overrides=config.train_overrides, progress=config.progress, render=False)
-    t = time.perf_counter()
-    board = run_leaderboard(data, **common, segment_seeds=PRESET_SEGMENT_SEEDS[config.preset])
-    timings["leaderboard"] = time.perf_counter() - t
-    failed = list(board.failed)
-    if config.robustness:
+    with make_engine(config.engine, ray_address=config.ray_address) as engine:
+        common = dict(models=list(config.models) if not isinstance(config.models, str) else config.models,
+                      seeds=config.seeds, out_dir=config.board, overwrite=config.overwrite,
+                      profile=config.baseline_profile, preset=config.preset, runs_dir=config.out / "runs",
+                      train_overrides=config.train_overrides, progress=config.progress, render=False, engine=engine)
         t = time.perf_counter()
-        skip = frozenset(tuple(f.split(":", 1)[0].split("/", 1)) for f in board.failed)
-        robust = run_robustness(data, **common, max_clips_per_level=PRESET_ROBUSTNESS_CLIPS[config.preset], skip=skip)
-        timings["robustness"] = time.perf_counter() - t
-        failed += robust.failed
+        board = run_leaderboard(data, **common, segment_seeds=PRESET_SEGMENT_SEEDS[config.preset])
+        timings["leaderboard"] = time.perf_counter() - t
+        failed = list(board.failed)
+        if config.robustness:
+            t = time.perf_counter()
+            # robustness trains the grouped runs again: not those whose training just failed
+            skip = frozenset((f.entry, f.task) for f in board.failed if f.entry and f.protocol == "grouped")
+            robust = run_robustness(data, **common, max_clips_per_level=PRESET_ROBUSTNESS_CLIPS[config.preset],
+                                    skip=skip)
+            timings["robustness"] = time.perf_counter() - t
+            failed += robust.failed
     t = time.perf_counter()
     rendered = render_leaderboard(config.board / "results", config.board)
     timings["render"] = time.perf_counter() - t
@@ -145,8 +155,6 @@ def run_main(config: MainJobConfig = MainJobConfig()) -> MainJobResult:
 
 def summary_text(result: MainJobResult) -> str:
     """What the CLI prints at the end: where things are, the timings and the leaderboard tables."""
-    from gunshot_bench.leaderboard.render import _md_table
-
     r = result.rendered
     lines = ["", "gunshot-bench: main job finished in " + _minutes(result.timings_s.get("total", 0.0)), ""]
     lines += [f"  dataset:      {result.data_dir}",

@@ -40,6 +40,7 @@ import soxr
 from gunshot_bench import __version__, audio, onsets
 from gunshot_bench.checkpoint import FORMAT_VERSION
 from gunshot_bench.decision import rank_scores, threshold_of
+from gunshot_bench.errors import UserError
 from gunshot_bench.features import CLIP_SAMPLES, SAMPLE_RATE, fix_length
 
 CLIP_MAX_S = 2.5
@@ -123,7 +124,7 @@ def format_results(results: list[FileResult], fmt: str = "text") -> str:
     """`results` as text (`FileResult.format`), a JSON list of files, or rows (`FileResult.rows`)
     as JSON lines or CSV (lists joined with ";", an alternative as "label (p)")."""
     if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise UserError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if fmt == "text":
         return "\n".join(r.format() for r in results)
     if fmt == "json":
@@ -285,7 +286,7 @@ def load_for_inference(run_dir, engine: str = "auto"):
     from gunshot_bench.train import load_run
 
     if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        raise UserError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     loaded = load_run(run_dir)
     onnx_dir = Path(run_dir) / ONNX_DIR
     if engine == "onnx" or (engine == "auto" and (onnx_dir / "manifest.json").is_file()
@@ -312,9 +313,9 @@ def predict_files(paths, run_dir=None, top_k: int = 3, hop_s: float = 1.0,
     `batch_size` windows are classified at a time (memory against speed, see `BATCH`).
     """
     if top_k < 1:
-        raise ValueError(f"top_k must be at least 1, got {top_k}")
+        raise UserError(f"top_k must be at least 1, got {top_k}")
     if threshold_db is not None and not 0 < threshold_db <= 60:
-        raise ValueError(f"the onset threshold must be in (0, 60] dB above the noise floor, got {threshold_db}")
+        raise UserError(f"the onset threshold must be in (0, 60] dB above the noise floor, got {threshold_db}")
     simulated = run_dir is None
     if run_dir is None:
         run_dir = ensure_default_model(progress=progress)

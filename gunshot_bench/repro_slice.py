@@ -38,10 +38,10 @@ def build_slice(work_dir: Path | str, board_dir: Path | str, *, workers: int | N
     """Synthesise the `tiny` corpus, build its dataset and score the slice into `board_dir`.
 
     Returns:
-        the `leaderboard.run.LeaderboardRun` of the scoring.
+        the `protocols.leaderboard.LeaderboardRun` of the scoring.
     """
     from gunshot_bench.dataset.build import BuildConfig, build_dataset
-    from gunshot_bench.leaderboard.run import run_leaderboard
+    from gunshot_bench.protocols.leaderboard import run_leaderboard
     from gunshot_bench.sim import synthesize_corpus
 
     work_dir = Path(work_dir)

@@ -12,6 +12,7 @@ import datetime as _dt
 import json
 import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -117,6 +118,21 @@ def to_jsonable(obj):
 def utc_now() -> str:
     """The current time as ISO 8601 UTC, to the second."""
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of `text` (letters, digits, '.', '_', '-')."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
+
+
+def dataset_key(result: dict) -> str:
+    """The dataset a result belongs to: name, version, preset and fingerprint prefix."""
+    ds = result["dataset"]
+    parts = [ds["name"], ds["version"]]
+    if ds.get("preset"):
+        parts.append(ds["preset"])
+    parts.append(ds["fingerprint"][:8])
+    return slug("-".join(parts))
 
 
 def result_filename(entry: str, task: str, eval_config: str, kind: str = "leaderboard",

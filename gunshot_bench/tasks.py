@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from gunshot_bench import taxonomy
+from gunshot_bench.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class Task:
         train or score a model classifier.
         """
         if self.label_column not in frame.columns:
-            raise ValueError(f"task {self.name}: the data has no column {self.label_column!r} "
+            raise UserError(f"task {self.name}: the data has no column {self.label_column!r} "
                              f"(columns: {', '.join(map(str, frame.columns))})")
         labels = frame[self.label_column].to_numpy()
         labels = labels.astype(np.int64)
@@ -97,5 +98,5 @@ def get_task(name: str) -> Task:
     if name not in TASKS:
         close = difflib.get_close_matches(name, list(TASKS), n=2, cutoff=0.4)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown task {name!r}{hint} (tasks: {', '.join(TASKS)})")
+        raise UserError(f"unknown task {name!r}{hint} (tasks: {', '.join(TASKS)})")
     return TASKS[name]

@@ -27,43 +27,18 @@ import numpy as np
 from gunshot_bench import __version__, taxonomy
 from gunshot_bench.checkpoint import check_package_version, read_json, write_json
 from gunshot_bench.decision import decide
+from gunshot_bench.errors import UserError
 from gunshot_bench.models import get, load_model, model_class
 from gunshot_bench.onsets import threshold_from_dataset
 from gunshot_bench.repro import code_provenance, deterministic
 from gunshot_bench.tasks import Task, get_task
+from gunshot_bench.train_config import TrainConfig
 
 log = logging.getLogger(__name__)
 BASELINES_DIR = Path(__file__).resolve().parents[1] / "baselines"
 _RESERVED = {"random_state", "progress"}
 #: Baseline tables that configure the run rather than the model: `[augment]`, `[decision]`.
 RUN_TABLES = ("augment", "decision")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Study A's training protocol (the defaults); neural models only, classical ones ignore it."""
-
-    lr: float = 1e-3
-    weight_decay: float = 1e-5
-    batch_size: int = 32
-    max_epochs: int = 60
-    early_stopping_patience: int = 15
-    lr_factor: float = 0.5
-    lr_patience: int = 3
-    normalization: str = "train"
-    #: intra-op threads of the run (torch, BLAS): fixed by the config, not by the caller, since
-    #: another thread count sums floats in another order and trains other weights
-    threads: int = 1
-
-    def __post_init__(self):
-        if not (self.lr > 0 and self.weight_decay >= 0 and 0 < self.lr_factor < 1):
-            raise ValueError(f"TrainConfig: need lr > 0, weight_decay >= 0, 0 < lr_factor < 1: {self}")
-        if min(self.batch_size, self.max_epochs, self.early_stopping_patience) < 1 or self.lr_patience < 0:
-            raise ValueError(f"TrainConfig: batch_size, max_epochs and patience must be >= 1: {self}")
-        if self.threads < 1:
-            raise ValueError(f"TrainConfig.threads must be >= 1, got {self.threads}")
-        if self.normalization not in ("train", "paper"):
-            raise ValueError(f"TrainConfig.normalization must be 'train' or 'paper', got {self.normalization!r}")
 
 
 @dataclass(frozen=True)
@@ -99,7 +74,7 @@ def split_overrides(model_name: str, overrides: dict | None) -> tuple[TrainConfi
     accepted = set(model_class(model_name)().get_params()) - _RESERVED
     unknown = sorted(set(overrides) - accepted)
     if unknown:
-        raise ValueError(f"model {model_name!r} has no parameter {', '.join(unknown)}; it takes "
+        raise UserError(f"model {model_name!r} has no parameter {', '.join(unknown)}; it takes "
                          f"{', '.join(sorted(accepted | train_keys))}")
     return config, overrides
 
@@ -131,7 +106,7 @@ def load_baseline(path_or_name: str | Path, profile: str | None = None) -> dict:
     if profile is not None:
         prof = spec.get("profiles", {}).get(profile)
         if prof is None:
-            raise ValueError(f"{path}: no profile {profile!r} (has: {', '.join(spec.get('profiles', {}))})")
+            raise UserError(f"{path}: no profile {profile!r} (has: {', '.join(spec.get('profiles', {}))})")
         overrides.update({**prof.get("params", {}), **prof.get("train", {})})
     for table in RUN_TABLES:
         if table in spec or table in (prof or {}):
@@ -140,7 +115,7 @@ def load_baseline(path_or_name: str | Path, profile: str | None = None) -> dict:
         split_overrides(spec["model"], overrides)  # validates the keys now, naming the file
         run_options(overrides)
     except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+        raise UserError(f"{path}: {exc}") from None
     return {"name": spec.get("name", path.stem), "model": spec["model"],
             "tasks": list(spec.get("tasks", [])), "description": spec.get("description", ""),
             "overrides": overrides, "path": str(path)}
@@ -181,12 +156,12 @@ def check_training_labels(task: Task, y: np.ndarray, where: str) -> None:
     if cats is not None:
         missing = [taxonomy.CATEGORIES[c] for c in range(len(taxonomy.CATEGORIES)) if c not in set(cats)]
         if missing:
-            raise ValueError(f"{where}: no training clips of categor{'y' if len(missing) == 1 else 'ies'} "
+            raise UserError(f"{where}: no training clips of categor{'y' if len(missing) == 1 else 'ies'} "
                              f"{', '.join(missing)} for task {task.name}; every category needs training "
                              "clips (add recordings of it, or rebuild with other sources)")
     elif len(np.unique(y)) < task.n_classes:
         missing = [task.label_names[i] for i in range(task.n_classes) if i not in set(y)]
-        raise ValueError(f"{where}: no training clips labelled {', '.join(missing)} for task {task.name}")
+        raise UserError(f"{where}: no training clips labelled {', '.join(missing)} for task {task.name}")
 
 
 def train_run(data_dir, model_name: str, task: str, seed: int, out_dir,
@@ -212,7 +187,7 @@ def train_run(data_dir, model_name: str, task: str, seed: int, out_dir,
     augment, decision_config = run_options(overrides)
     X, y, train_frame = load_task_split(data_dir, task_obj, "train", protocol)
     if len(y) == 0:
-        raise ValueError(f"{data_dir}: config {task_obj.config!r} has no labelled training rows "
+        raise UserError(f"{data_dir}: config {task_obj.config!r} has no labelled training rows "
                          f"for task {task}")
     check_training_labels(task_obj, y, f"{data_dir} ({task_obj.config}/train)")
     try:
@@ -232,10 +207,10 @@ def train_run(data_dir, model_name: str, task: str, seed: int, out_dir,
     if init_from is not None:
         base = load_run(init_from)
         if base.config["model"] != model_name or base.label_names != task_obj.label_names:
-            raise ValueError(f"cannot fine-tune {model_name} on {task} from {init_from}: it holds "
+            raise UserError(f"cannot fine-tune {model_name} on {task} from {init_from}: it holds "
                              f"{base.config['model']} trained on {base.config['task']}")
         if not hasattr(model, "warm_start_from"):
-            raise ValueError(f"model {model_name} does not support fine-tuning (init_from)")
+            raise UserError(f"model {model_name} does not support fine-tuning (init_from)")
         model.warm_start_from(base.model)
 
     n_train, fit_kwargs = len(y), {}
@@ -329,13 +304,13 @@ def load_run(run_dir) -> LoadedRun:
     task = get_task(config["task"])
     stored = tuple(config.get("label_names", ()))
     if stored != task.label_names:
-        raise ValueError(f"{run_dir}: the run's labels ({len(stored)}: {', '.join(stored[:5])}...) do "
+        raise UserError(f"{run_dir}: the run's labels ({len(stored)}: {', '.join(stored[:5])}...) do "
                          f"not match task {task.name}'s labels in this version ({task.n_classes}: "
                          f"{', '.join(task.label_names[:5])}...); retrain the model")
     model = load_model(run_dir / "model")
     bad = [int(c) for c in model.classes_ if not 0 <= int(c) < task.n_classes]
     if bad:
-        raise ValueError(f"{run_dir}: model classes {bad} are outside task {task.name}'s "
+        raise UserError(f"{run_dir}: model classes {bad} are outside task {task.name}'s "
                          f"{task.n_classes} labels")
     return LoadedRun(model, task, stored, config, config.get("dataset", {}).get("version"),
                      config["package_version"], run_dir)

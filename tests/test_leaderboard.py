@@ -116,7 +116,7 @@ def test_two_datasets_get_separate_sections(tmp_path):
 def test_curve_area_is_the_mean_score_over_the_level_range():
     import numpy as np
 
-    from gunshot_bench.robustness import curve_area
+    from gunshot_bench.evaluation.conditions import curve_area
 
     levels, values = [20, -5, 0, 10, 5], [0.9, 0.2, 0.4, 0.8, 0.6]  # unsorted on purpose
     order = np.argsort(levels)
@@ -205,7 +205,8 @@ def test_registering_a_reference_is_one_line_and_it_is_scored(tmp_path, monkeypa
 
     from gunshot_bench import references
     from gunshot_bench.evaluate import TestSet
-    from gunshot_bench.leaderboard.run import LeaderboardRun, score_references
+    from gunshot_bench.evaluation.scoring import Common
+    from gunshot_bench.protocols.leaderboard import LeaderboardRun, score_references
     from gunshot_bench.metrics import BootstrapSettings
     from gunshot_bench.repro import code_provenance
 
@@ -225,8 +226,8 @@ def test_registering_a_reference_is_one_line_and_it_is_scored(tmp_path, monkeypa
 
     monkeypatch.setitem(references.REFERENCES, "oracle", references.Reference(oracle, "knows the labels"))
     outcome = LeaderboardRun()
-    common = {"dataset": {"name": "d", "version": "0.1.0", "fingerprint": "f" * 16, "preset": "tiny"},
-              "data_origin": "simulated", "provenance": code_provenance(), "bootstrap": BootstrapSettings(n_resamples=50)}
+    common = Common({"name": "d", "version": "0.1.0", "fingerprint": "f" * 16, "preset": "tiny"}, "simulated",
+                    code_provenance(), BootstrapSettings(n_resamples=50))
     score_references(Cache(), "category", "grouped", [0, 1], tmp_path, common, False, outcome)
     scores = {p.name.split("__")[1]: json.loads(p.read_text()) for p in outcome.written}
     assert set(scores) == {"chance", "majority", "stratified", "oracle"}

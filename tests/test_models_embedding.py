@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gunshot_bench.encoders import aisfx, get_encoder
-from gunshot_bench.leaderboard.run import resolve_entries
+from gunshot_bench.evaluation.entries import resolve_entries
 from gunshot_bench.models import get, load_model
 from gunshot_bench.models.embedding import PROBES
 from gunshot_bench.train import load_run, train_run

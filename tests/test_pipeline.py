@@ -11,7 +11,7 @@ import soundfile as sf
 import torch
 
 from gunshot_bench.cli import main
-from gunshot_bench.leaderboard.run import resolve_entries
+from gunshot_bench.evaluation.entries import resolve_entries
 from gunshot_bench.pipeline import MainJobConfig, run_main, summary_text
 from gunshot_bench.results import load_results
 from gunshot_bench.rng import derive_rng

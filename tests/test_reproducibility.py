@@ -12,7 +12,7 @@ import torch
 from gunshot_bench.dataset.build import BuildConfig, build_dataset
 from gunshot_bench.dataset.split import segment_assignment
 from gunshot_bench.features import FEATURES_VERSION
-from gunshot_bench.leaderboard.run import run_leaderboard
+from gunshot_bench.protocols.leaderboard import run_leaderboard
 from gunshot_bench.repro import code_provenance, deterministic
 from gunshot_bench.sim import synthesize_corpus
 from gunshot_bench.tasks import get_task

@@ -3,6 +3,10 @@
 Each subcommand is a module in this package defining `add_parser(subparsers)` (which sets
 `func` on its parser to a callable taking the parsed arguments and returning an exit code).
 Adding a command means adding a module and its name to `COMMANDS`.
+
+Errors: a `UserError` (raised where input is validated; `gunshot_bench.errors`) and a missing
+or already existing path the user named are printed as one line with exit code 2. Every
+other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -13,12 +17,9 @@ import logging
 import sys
 
 from gunshot_bench import __version__
+from gunshot_bench.errors import UserError  # noqa: F401 - commands raise gunshot_bench.cli.UserError
 
 COMMANDS = ["build", "publish", "download", "train", "predict", "synth", "leaderboard", "robustness", "evaluate", "run", "export", "verify", "encoders"]
-
-
-class UserError(Exception):
-    """An error caused by the user's input: printed without a traceback, exit code 2."""
 
 
 def _number(kind, minimum, text: str, strict: bool):
@@ -71,6 +72,16 @@ def add_plugin_option(p) -> None:
                         "'gunshot_bench.models' entry points without this flag")
 
 
+def add_engine_options(p) -> None:
+    """`--engine local|ray` and `--ray-address` on a command that trains and scores."""
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="what runs the trainings and scorings: local (a process pool, the default) or ray "
+                        "(Ray tasks; needs the 'ray' extra; identical results; see docs/scaling.md)")
+    p.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                   help="the Ray cluster to join with --engine ray (default: $RAY_ADDRESS; with neither, "
+                        "a local Ray is started on this machine)")
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="gunshot-bench",
@@ -97,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
 
             load_plugins(args.plugin)
         return int(args.func(args) or 0)
-    except (UserError, FileNotFoundError, FileExistsError, ValueError) as exc:
-        if args.verbose:  # a developer wants the traceback of what may be a bug, not a user error
+    except (UserError, FileNotFoundError, FileExistsError) as exc:
+        if args.verbose:  # a developer may want to see where the message came from
             raise
         print(f"gunshot-bench {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gunshot_bench.cli import positive_int
+from gunshot_bench.cli import UserError, add_engine_options, add_plugin_option, positive_int
 
 
 def add_parser(subparsers) -> None:
-    from gunshot_bench.cli import add_plugin_option
-
     p = subparsers.add_parser(
         "leaderboard", help="train and score the baselines, render LEADERBOARD.md, index.html and plots",
         description="Train and score each entry of baselines/ on each of its tasks (one result JSON per "
@@ -26,6 +24,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--segment-seeds", type=int, default=None,
                    help="seeds of the segment protocol (default: --seeds)")
     p.add_argument("--tasks", default=None, help="only these tasks of each entry, comma-separated")
+    add_engine_options(p)
     add_plugin_option(p)
     p.set_defaults(func=run)
 
@@ -42,10 +41,10 @@ def add_entry_options(p) -> None:
 
 
 def run(args) -> int:
-    from gunshot_bench.cli import UserError
     from gunshot_bench.dataset.split import PROTOCOLS
+    from gunshot_bench.evaluation.engine import make_engine
     from gunshot_bench.leaderboard import render_leaderboard
-    from gunshot_bench.leaderboard.run import run_leaderboard
+    from gunshot_bench.protocols.leaderboard import run_leaderboard
 
     out = Path(args.out)
     if args.render_only:
@@ -59,9 +58,10 @@ def run(args) -> int:
         if unknown or not protocols:
             raise UserError(f"--protocols: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(PROTOCOLS)}")
         verify_unless_told(args)
-        result = run_leaderboard(args.data, args.models, args.seeds, out, args.overwrite, profile=args.profile,
-                                 protocols=protocols, segment_seeds=args.segment_seeds, tasks=tasks,
-                                 progress=not args.no_progress)
+        with make_engine(args.engine, ray_address=args.ray_address) as engine:
+            result = run_leaderboard(args.data, args.models, args.seeds, out, args.overwrite, profile=args.profile,
+                                     protocols=protocols, segment_seeds=args.segment_seeds, tasks=tasks,
+                                     progress=not args.no_progress, engine=engine)
         rendered = result.rendered
         print(f"{len(result.written)} results written, {len(result.skipped)} kept from earlier runs")
         for failure in result.failed:
@@ -75,7 +75,7 @@ def verify_unless_told(args) -> None:
 
     The entry names are checked first: a typo there is the cheaper mistake to report.
     """
-    from gunshot_bench.leaderboard.run import resolve_entries
+    from gunshot_bench.evaluation.entries import resolve_entries
 
     resolve_entries(args.models, args.profile)
     if not args.no_verify:

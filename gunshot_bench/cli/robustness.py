@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from gunshot_bench.cli.leaderboard import add_entry_options, verify_unless_told
+from gunshot_bench.cli import add_engine_options, add_plugin_option
+from gunshot_bench.cli.leaderboard import add_entry_options, report, verify_unless_told
 
 
 def add_parser(subparsers) -> None:
-    from gunshot_bench.cli import add_plugin_option
-
     p = subparsers.add_parser(
         "robustness", help="score-vs-SNR and score-vs-loudness curves, and study B's three detectors",
         description="Score each entry's runs on the clean test split and on the crowd_noise and energy "
@@ -19,17 +18,19 @@ def add_parser(subparsers) -> None:
                 "58.9 min on paper's, every entry x 3 seeds with study B.")
     add_entry_options(p)
     p.add_argument("--no-study-b", action="store_true", help="skip study B's fine-tuned detectors")
+    add_engine_options(p)
     add_plugin_option(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from gunshot_bench.cli.leaderboard import report
-    from gunshot_bench.robustness import run_robustness
+    from gunshot_bench.evaluation.engine import make_engine
+    from gunshot_bench.protocols.robustness import run_robustness
 
     verify_unless_told(args)
-    result = run_robustness(args.data, args.models, args.seeds, args.out, args.overwrite, profile=args.profile,
-                            study_b=not args.no_study_b, progress=not args.no_progress)
+    with make_engine(args.engine, ray_address=args.ray_address) as engine:
+        result = run_robustness(args.data, args.models, args.seeds, args.out, args.overwrite, profile=args.profile,
+                                study_b=not args.no_study_b, progress=not args.no_progress, engine=engine)
     print(f"{len(result.written)} robustness results written, {len(result.skipped)} kept from earlier runs")
     for failure in result.failed:
         print(f"not scored: {failure}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gunshot_bench.cli import add_engine_options
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -21,6 +23,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-robustness", action="store_true", help="skip the robustness evaluation and study B")
     p.add_argument("--overwrite", action="store_true", help="retrain and rescore everything")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_engine_options(p)
     p.set_defaults(func=run)
 
 
@@ -30,6 +33,6 @@ def run(args) -> int:
     config = MainJobConfig(preset=args.preset, out_dir=args.out, leaderboard_dir=args.leaderboard,
                            seed=args.seed, seeds=args.seeds, models=args.models,
                            robustness=not args.no_robustness, overwrite=args.overwrite,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress, engine=args.engine, ray_address=args.ray_address)
     print(summary_text(run_main(config)))
     return 0

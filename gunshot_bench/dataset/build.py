@@ -22,6 +22,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from gunshot_bench import errors
 from gunshot_bench.audio import MIN_DURATION_S, PAD_MODES, SEGMENT_DURATION_S, TARGET_SAMPLE_RATE
 from gunshot_bench.dataset import card, ownership, report
 from gunshot_bench.dataset.report import BuildSummary
@@ -76,23 +77,23 @@ class BuildConfig:
             raise ValueError("no sources: pass at least one --source KIND=PATH")
         for kind, path in self.sources:
             if kind not in SOURCE_KINDS:
-                raise ValueError(f"unknown source kind '{kind}'; known kinds: {', '.join(SOURCE_KINDS)}")
+                raise errors.UserError(f"unknown source kind '{kind}'; known kinds: {', '.join(SOURCE_KINDS)}")
             if not Path(path).is_dir():
                 raise FileNotFoundError(f"source {kind}={path}: no such folder")
         if self.pad_mode not in PAD_MODES:
-            raise ValueError(f"pad mode must be one of {', '.join(PAD_MODES)}, got '{self.pad_mode}'")
+            raise errors.UserError(f"pad mode must be one of {', '.join(PAD_MODES)}, got '{self.pad_mode}'")
         if not 0 < self.min_duration_s <= self.segment_s:
-            raise ValueError(f"--min-duration must be in (0, {self.segment_s:g}] s, got {self.min_duration_s:g}")
+            raise errors.UserError(f"--min-duration must be in (0, {self.segment_s:g}] s, got {self.min_duration_s:g}")
         if self.group_by:
             GroupBy(self.group_by)  # validates: a regular expression with a named group
         if not _VERSION.match(self.version):
-            raise ValueError(f"version must look like X.Y.Z, got '{self.version}'")
+            raise errors.UserError(f"version must look like X.Y.Z, got '{self.version}'")
         if self.variants:
             from gunshot_bench.variants import ALL
 
             unknown = sorted(set(self.variants) - set(ALL))
             if unknown:
-                raise ValueError(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(ALL)}")
+                raise errors.UserError(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(ALL)}")
 
     def parameters(self) -> dict:
         """The inputs of the build that decide its output (not where it goes or how fast)."""

@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from gunshot_bench.errors import UserError
+
 DATASET_NAME = "gunshot-bench"
 
 
-class PublishError(ValueError):
+class PublishError(UserError):
     """Publishing failed for a reason the user can act on (no token, no network): one line."""
 
 

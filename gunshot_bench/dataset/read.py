@@ -14,6 +14,7 @@ import pandas as pd
 
 from gunshot_bench.audio import SEGMENT_DURATION_S, TARGET_SAMPLE_RATE, decode_wav
 from gunshot_bench.dataset.shards import iter_batches, shard_paths
+from gunshot_bench.errors import UserError
 
 SEGMENT_SAMPLES = int(TARGET_SAMPLE_RATE * SEGMENT_DURATION_S)
 
@@ -34,7 +35,7 @@ def load_arrays(data_dir: Path, config: str = "clean", split: str = "train") -> 
         for item in table.pop("audio"):
             x, sr = decode_wav(item["bytes"])
             if sr != TARGET_SAMPLE_RATE or x.shape[0] != SEGMENT_SAMPLES:
-                raise ValueError(f"{data_dir}: row {item['path']} holds {x.shape[0]} samples at {sr} Hz, "
+                raise UserError(f"{data_dir}: row {item['path']} holds {x.shape[0]} samples at {sr} Hz, "
                                  f"expected {SEGMENT_SAMPLES} at {TARGET_SAMPLE_RATE}")
             waves.append(x)
         frames.append(table)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from gunshot_bench.errors import UserError
 from gunshot_bench.rng import stable_uniform
 
 SPLITS = ("train", "validation", "test")
@@ -55,7 +56,7 @@ def assign_splits(strata: dict[str, str], seed: int,
         ['test', 'train', 'validation']
     """
     if abs(sum(ratios) - 1.0) > 1e-9 or min(ratios) <= 0:
-        raise ValueError(f"split ratios must be positive and sum to 1, got {ratios}")
+        raise UserError(f"split ratios must be positive and sum to 1, got {ratios}")
     fixed = fixed or {}
     assignment = {g: fixed.get(g) or hashed_split(g, seed, ratios) for g in sorted(strata)}
     by_stratum: dict[str, list[str]] = defaultdict(list)
@@ -91,7 +92,7 @@ PROTOCOLS = ("grouped", "segment")
 def check_protocol(protocol: str) -> str:
     """`protocol` if it is one of `PROTOCOLS`, else a ValueError naming the choices."""
     if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown split protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+        raise UserError(f"unknown split protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     return protocol
 
 
@@ -121,7 +122,7 @@ def segment_assignment(frame, seed: int, ratios: tuple[float, float, float] = DE
     import numpy as np
 
     if abs(sum(ratios) - 1.0) > 1e-9 or min(ratios) <= 0:
-        raise ValueError(f"split ratios must be positive and sum to 1, got {ratios}")
+        raise UserError(f"split ratios must be positive and sum to 1, got {ratios}")
     units = [f"{s}/{p}#{int(i)}" for s, p, i in zip(frame["source"], frame["rel_path"], frame["segment_index"])]
     strata: dict[str, str] = {}
     for unit, (_, row) in zip(units, frame.iterrows()):

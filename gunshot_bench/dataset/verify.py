@@ -28,13 +28,14 @@ import soundfile as sf
 
 from gunshot_bench.dataset.ownership import MARKER
 from gunshot_bench.dataset.shards import file_sha256
+from gunshot_bench.errors import UserError
 from gunshot_bench.taxonomy import CATEGORIES, MODELS
 
 _TOP_LEVEL = {"README.md", "manifest.json", "build_report.json", MARKER}
 _checked: dict[tuple, None] = {}
 
 
-class DatasetCorrupt(ValueError):
+class DatasetCorrupt(UserError):
     """A dataset folder does not match its manifest (a one-line user error)."""
 
 

@@ -22,8 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gunshot_bench.errors import UserError
 
-class EncoderUnavailable(ValueError):
+
+class EncoderUnavailable(UserError):
     """The encoder cannot be built here (weights or an optional extra not installed)."""
 
 

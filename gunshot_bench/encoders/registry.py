@@ -18,6 +18,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 
 from gunshot_bench.encoders.base import Encoder, EncoderUnavailable
+from gunshot_bench.errors import UserError
 
 _FACTORIES: dict[str, Callable[..., Encoder]] = {}
 _CHECKS: dict[str, Callable[[], str | None]] = {}
@@ -76,7 +77,7 @@ def _check_name(name: str) -> None:
     if name not in _FACTORIES:
         close = difflib.get_close_matches(name, list(_FACTORIES), n=3, cutoff=0.4)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown encoder {name!r}{hint} (available: {', '.join(available_encoders())})")
+        raise UserError(f"unknown encoder {name!r}{hint} (available: {', '.join(available_encoders())})")
 
 
 def encoder_unavailable_reason(name: str) -> str | None:

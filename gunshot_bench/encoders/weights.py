@@ -15,8 +15,10 @@ from pathlib import Path
 
 import torch
 
+from gunshot_bench.errors import UserError
 
-class UnsafeCheckpoint(ValueError):
+
+class UnsafeCheckpoint(UserError):
     """A checkpoint that is not plain weights (or is not readable as one)."""
 
 

@@ -7,9 +7,10 @@ result dicts: same results, same text, byte for byte.
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass, field
+
+from gunshot_bench.results import dataset_key, slug  # noqa: F401 - used by render and plots too
 
 TASK_ORDER = ("category", "model", "two_stage", "detection")
 TASK_TITLES = {
@@ -76,21 +77,6 @@ def code_description(results) -> str:
         return ""
     return (f"Code: commit {', '.join(f'`{c}`' for c in sorted(commits))}"
             + (" (with uncommitted changes)" if dirty else "") + f"; features version {', '.join(sorted(features))}.")
-
-
-def slug(text: str) -> str:
-    """A file-name-safe form of `text` (letters, digits, '.', '_', '-')."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
-
-
-def dataset_key(result: dict) -> str:
-    """The dataset a result belongs to: name, version, preset and fingerprint prefix."""
-    ds = result["dataset"]
-    parts = [ds["name"], ds["version"]]
-    if ds.get("preset"):
-        parts.append(ds["preset"])
-    parts.append(ds["fingerprint"][:8])
-    return slug("-".join(parts))
 
 
 def fmt_score(value, metric: str = "") -> str:

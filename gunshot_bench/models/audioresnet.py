@@ -21,6 +21,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from gunshot_bench.models.registry import register
 from gunshot_bench.models.torch_base import TorchClassifier
+from gunshot_bench.train_config import TRAIN_DEFAULTS as _D  # study A's protocol, defined once
 
 
 #: The default network: 4 stages of 16/32/64/128 channels, stride-4 stem (40 MFLOPs, 309k
@@ -120,9 +121,10 @@ class AudioResNetClassifier(TorchClassifier):
     """
 
     def __init__(self, channels=DEFAULT_NET["channels"], blocks_per_stage=1, first_stride=2,
-                 stem_stride=DEFAULT_NET["stem_stride"], lr=1e-3, weight_decay=1e-5,
-                 batch_size=32, max_epochs=60, early_stopping_patience=15, lr_factor=0.5,
-                 lr_patience=3, precision="auto", normalization="train", random_state=0,
+                 stem_stride=DEFAULT_NET["stem_stride"], lr=_D.lr, weight_decay=_D.weight_decay,
+                 batch_size=_D.batch_size, max_epochs=_D.max_epochs,
+                 early_stopping_patience=_D.early_stopping_patience, lr_factor=_D.lr_factor,
+                 lr_patience=_D.lr_patience, precision="auto", normalization=_D.normalization, random_state=0,
                  progress=False):
         self.channels = channels
         self.blocks_per_stage = blocks_per_stage

@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from gunshot_bench import __version__
 from gunshot_bench.checkpoint import FORMAT_VERSION, check_package_version, malformed, read_json, write_json
+from gunshot_bench.errors import UserError
 
 HEADER = "model.json"
 
@@ -61,10 +62,10 @@ class BaseModel(ClassifierMixin, BaseEstimator):
         header = read_json(directory / HEADER, expect=dict)
         check_package_version(header.get("package_version"), directory)
         if header.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{directory}: checkpoint format {header.get('format_version')}, but this "
+            raise UserError(f"{directory}: checkpoint format {header.get('format_version')}, but this "
                              f"version reads format {FORMAT_VERSION}; retrain the model")
         if header["model"] != cls.registered_name:
-            raise ValueError(f"{directory}: holds a {header['model']!r} model, "
+            raise UserError(f"{directory}: holds a {header['model']!r} model, "
                              f"not {cls.registered_name!r}")
         with malformed(directory):
             model = cls(**header["params"])

@@ -13,6 +13,7 @@ from torch import nn
 
 from gunshot_bench.models.registry import register
 from gunshot_bench.models.torch_base import TorchClassifier
+from gunshot_bench.train_config import TRAIN_DEFAULTS as _D  # study A's protocol, defined once
 
 
 class PlainCNN(nn.Module):
@@ -41,9 +42,10 @@ class CNNClassifier(TorchClassifier):
     """Study B's CNN with study A's training protocol (see `AudioResNetClassifier`)."""
 
     def __init__(self, channels=(16, 32, 32), dense_units=64, dropout=0.3, input_pool=4,
-                 lr=1e-3, weight_decay=1e-5, batch_size=32, max_epochs=60,
-                 early_stopping_patience=15, lr_factor=0.5, lr_patience=3, precision="auto",
-                 normalization="train", random_state=0, progress=False):
+                 lr=_D.lr, weight_decay=_D.weight_decay, batch_size=_D.batch_size, max_epochs=_D.max_epochs,
+                 early_stopping_patience=_D.early_stopping_patience, lr_factor=_D.lr_factor,
+                 lr_patience=_D.lr_patience, precision="auto", normalization=_D.normalization, random_state=0,
+                 progress=False):
         self.channels = channels
         self.dense_units = dense_units
         self.dropout = dropout

@@ -13,6 +13,8 @@ import importlib
 import inspect
 import math
 
+from gunshot_bench.errors import UserError
+
 _REGISTRY: dict[str, type] = {}
 #: The module that registers each built-in model. A name is looked up by importing only its
 #: module: loading a two-stage AudioResNet for `predict` then does not import hmmlearn, the
@@ -63,7 +65,7 @@ def model_class(name: str) -> type:
     if name not in _REGISTRY:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.4)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown model {name!r}{hint} (available: {', '.join(available())})")
+        raise UserError(f"unknown model {name!r}{hint} (available: {', '.join(available())})")
     return _REGISTRY[name]
 
 
@@ -94,9 +96,9 @@ def check_params(cls: type, params: dict) -> None:
         where = f"{cls.registered_name} hyperparameter {key}"
         if isinstance(default, int):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{where} must be a whole number >= 1 (default {default}), got {value!r}")
+                raise UserError(f"{where} must be a whole number >= 1 (default {default}), got {value!r}")
         elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise ValueError(f"{where} must be a finite number >= 0 (default {default}), got {value!r}")
+            raise UserError(f"{where} must be a finite number >= 0 (default {default}), got {value!r}")
 
 
 def available() -> list[str]:

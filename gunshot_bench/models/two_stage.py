@@ -27,6 +27,7 @@ from gunshot_bench.models.base import BaseModel
 from gunshot_bench.models.registry import register
 from gunshot_bench.models.torch_base import TorchClassifier
 from gunshot_bench.rng import derive_rng
+from gunshot_bench.train_config import TRAIN_DEFAULTS as _D  # study A's protocol, defined once
 
 #: Category id (index into CATEGORIES) of each model id (index into MODELS).
 MODEL_CATEGORY = np.array([taxonomy.category_index(taxonomy.category_of(m))
@@ -60,9 +61,10 @@ class TwoStageAudioResNet(BaseModel):
     """
 
     def __init__(self, channels=DEFAULT_NET["channels"], blocks_per_stage=1, first_stride=2,
-                 stem_stride=DEFAULT_NET["stem_stride"], lr=1e-3, weight_decay=1e-5,
-                 batch_size=32, max_epochs=60, early_stopping_patience=15, lr_factor=0.5,
-                 lr_patience=3, precision="auto", normalization="train", random_state=0,
+                 stem_stride=DEFAULT_NET["stem_stride"], lr=_D.lr, weight_decay=_D.weight_decay,
+                 batch_size=_D.batch_size, max_epochs=_D.max_epochs,
+                 early_stopping_patience=_D.early_stopping_patience, lr_factor=_D.lr_factor,
+                 lr_patience=_D.lr_patience, precision="auto", normalization=_D.normalization, random_state=0,
                  progress=False):
         self.channels = channels
         self.blocks_per_stage = blocks_per_stage

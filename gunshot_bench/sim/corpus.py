@@ -27,6 +27,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from gunshot_bench import __version__
+from gunshot_bench.errors import UserError
 from gunshot_bench.sim.presets import PRESETS, RecordingPlan, model_dir, plan
 from gunshot_bench.sim.recording import render_background, render_gunshot
 
@@ -97,7 +98,7 @@ def _write_one(args: tuple[RecordingPlan, int, str, str]) -> dict:
 def _check_out_dir(out_dir: Path, preset: str, seed: int) -> str:
     """'fresh', 'resume' (our own partial output), or 'complete'; ValueError for other content."""
     if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"{out_dir}: exists and is not a directory")
+        raise UserError(f"{out_dir}: exists and is not a directory")
     if not out_dir.exists() or not any(out_dir.iterdir()):
         return "fresh"
     for name, state in ((MARKER, "complete"), (PARTIAL_MARKER, "resume")):
@@ -106,13 +107,13 @@ def _check_out_dir(out_dir: Path, preset: str, seed: int) -> str:
             try:
                 info = json.loads(marker.read_text())
             except (OSError, ValueError) as exc:
-                raise ValueError(f"{marker}: unreadable marker ({exc}); remove {out_dir} and run again") from exc
+                raise UserError(f"{marker}: unreadable marker ({exc}); remove {out_dir} and run again") from exc
             if (info.get("preset"), info.get("seed"), info.get("generator_version")) == (preset, seed, GENERATOR_VERSION):
                 return state
-            raise ValueError(f"{out_dir}: holds a simulated corpus of preset '{info.get('preset')}' seed "
+            raise UserError(f"{out_dir}: holds a simulated corpus of preset '{info.get('preset')}' seed "
                              f"{info.get('seed')} (generator {info.get('generator_version')}), not '{preset}' "
                              f"seed {seed}; choose an empty folder")
-    raise ValueError(f"{out_dir}: the folder already holds other files; choose an empty or new folder")
+    raise UserError(f"{out_dir}: the folder already holds other files; choose an empty or new folder")
 
 
 def _summary(out_dir: Path, preset: str, seed: int, rows: list[dict], elapsed: float, reused: bool) -> CorpusSummary:
@@ -141,13 +142,13 @@ def synthesize_corpus(preset: str, out_dir: Path, seed: int = 0, progress: bool 
         96
     """
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset '{preset}'; known presets: {', '.join(sorted(PRESETS))}")
+        raise UserError(f"unknown preset '{preset}'; known presets: {', '.join(sorted(PRESETS))}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0 or seed >= 2**32:
-        raise ValueError(f"seed must be an integer in [0, 2^32), got {seed!r}")
+        raise UserError(f"seed must be an integer in [0, 2^32), got {seed!r}")
     seed = int(seed)
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
     if not isinstance(workers, int) or not 1 <= workers <= 64:
-        raise ValueError(f"workers must be an integer in 1..64, got {workers!r}")
+        raise UserError(f"workers must be an integer in 1..64, got {workers!r}")
     out_dir = Path(out_dir)
     recordings = plan(preset, seed)
     state = _check_out_dir(out_dir, preset, seed)

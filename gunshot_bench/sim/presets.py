@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gunshot_bench.errors import UserError
 from gunshot_bench.rng import derive_rng
 from gunshot_bench.taxonomy import MODELS, get_model, resolve_label
 
@@ -191,10 +192,10 @@ def plan(preset: str | Preset, seed: int = 0) -> list[RecordingPlan]:
     """Every recording of a preset, in a fixed order; depends only on the preset and the seed."""
     if isinstance(preset, str):
         if preset not in PRESETS:
-            raise ValueError(f"unknown preset '{preset}'; known presets: {', '.join(sorted(PRESETS))}")
+            raise UserError(f"unknown preset '{preset}'; known presets: {', '.join(sorted(PRESETS))}")
         preset = PRESETS[preset]
     if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        raise UserError(f"seed must be a non-negative integer, got {seed!r}")
     out = []
     recs = dict(preset.model_recordings)
     for model, total in preset.model_segments:

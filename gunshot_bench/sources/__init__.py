@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from gunshot_bench.errors import UserError
 from gunshot_bench.sources.base import ClipRecord, SkippedFile
 
 _KINDS = ("kaggle", "youtube", "baseline", "folder", "noise", "sim", "urbansound8k", "esc50", "fsd50k")
@@ -17,7 +18,7 @@ _KINDS = ("kaggle", "youtube", "baseline", "folder", "noise", "sim", "urbansound
 def get_source(kind: str) -> ModuleType:
     """The loader module of a collection kind; ValueError lists the known kinds."""
     if kind not in _KINDS:
-        raise ValueError(f"unknown source kind '{kind}'; known kinds: {', '.join(_KINDS)}")
+        raise UserError(f"unknown source kind '{kind}'; known kinds: {', '.join(_KINDS)}")
     return importlib.import_module(f"gunshot_bench.sources.{kind}")
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gunshot_bench.errors import UserError
 from gunshot_bench.taxonomy import Label
 
 #: File endings that soundfile (libsndfile) decodes.
@@ -158,10 +159,10 @@ def read_index_csv(path: Path, required: tuple[str, ...], loader: str,
         try:
             fieldnames = reader.fieldnames or []
         except csv.Error as exc:
-            raise ValueError(f"{path}: the header line cannot be read as CSV ({exc})") from None
+            raise UserError(f"{path}: the header line cannot be read as CSV ({exc})") from None
         missing = [c for c in required if c not in fieldnames]
         if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+            raise UserError(f"{path}: missing column(s) {', '.join(missing)}")
         line = 1
         while True:
             try:

@@ -34,6 +34,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from gunshot_bench.errors import UserError
 from gunshot_bench.sources.base import ClipRecord, SkippedFile, read_index_csv
 from gunshot_bench.sources.indexed import scan_listed
 from gunshot_bench.taxonomy import Label
@@ -79,7 +80,7 @@ def _clip_licences(root: Path, part: str) -> dict[str, str]:
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: not readable as JSON ({exc})") from None
+        raise UserError(f"{path}: not readable as JSON ({exc})") from None
     return {str(k): licence_id(v.get("license", "")) for k, v in info.items() if isinstance(v, dict)}
 
 

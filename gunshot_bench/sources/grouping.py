@@ -18,6 +18,7 @@ import functools
 import re
 from collections.abc import Iterable
 
+from gunshot_bench.errors import UserError
 from gunshot_bench.sources.base import ClipRecord
 
 # UrbanSound8K slice names: the freesound id is the source recording.
@@ -75,9 +76,9 @@ class GroupBy:
         try:
             pattern = re.compile(self.regex)
         except re.error as exc:
-            raise ValueError(f"--group-by: not a regular expression ({exc}): {self.regex!r}") from None
+            raise UserError(f"--group-by: not a regular expression ({exc}): {self.regex!r}") from None
         if not pattern.groupindex:
-            raise ValueError(f"--group-by needs a named group for the recording id, e.g. (?P<id>...): {self.regex!r}")
+            raise UserError(f"--group-by needs a named group for the recording id, e.g. (?P<id>...): {self.regex!r}")
 
     @functools.cached_property
     def _pattern(self) -> re.Pattern:

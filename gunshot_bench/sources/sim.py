@@ -19,6 +19,7 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 
+from gunshot_bench.errors import UserError
 from gunshot_bench.sources import folder
 from gunshot_bench.sources.base import ClipRecord, SkippedFile, precheck, walk_files
 from gunshot_bench.taxonomy import MODELS, Label, get_model, resolve_label
@@ -48,7 +49,7 @@ def read_metadata(root: Path) -> dict[str, dict]:
         rows = list(csv.DictReader(fh))
     missing = {"rel_path", "recording_id", "label"} - set(rows[0] if rows else {})
     if rows and missing:
-        raise ValueError(f"{path}: missing columns {sorted(missing)}")
+        raise UserError(f"{path}: missing columns {sorted(missing)}")
     return {row["rel_path"]: row for row in rows}
 
 

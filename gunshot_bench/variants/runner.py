@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from gunshot_bench.audio import decode_wav
 from gunshot_bench.dataset.schema import SPLITS
 from gunshot_bench.dataset.shards import ShardWriter, config_dir, shard_paths
+from gunshot_bench.errors import UserError
 from gunshot_bench.variants.base import Context, Variant, VariantStats, VariantSummary
 from gunshot_bench.variants.noise_pool import NoisePool, build_pool
 
@@ -192,7 +193,7 @@ def resolve(names: Sequence[str], configs: Mapping[str, Variant] | None, registr
     """The variant objects for `names`: from `configs` when given, else default parameters."""
     unknown = [n for n in names if n not in registry]
     if unknown:
-        raise ValueError(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(registry)}")
+        raise UserError(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(registry)}")
     configs = dict(configs or {})
     out = []
     for name in dict.fromkeys(names):
