@@ -10,6 +10,7 @@ killed the same way. Each worker reports its peak resident memory with every res
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import resource
@@ -121,7 +122,10 @@ def run_isolated(func: Callable, items: Iterable, workers: int = 1, timeout_s: f
     """
     ctx = multiprocessing.get_context("fork")
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    todo = list(enumerate(items))[::-1]
+    # Items are drawn as workers take them, never listed: a build's records stay on disk.
+    todo = enumerate(items)
+    head = list(itertools.islice(todo, max(1, workers)))
+    todo = itertools.chain(head, todo)
     memory = memory if memory is not None else MemoryUse()
     memory.workers = max(1, workers)
 
@@ -129,13 +133,15 @@ def run_isolated(func: Callable, items: Iterable, workers: int = 1, timeout_s: f
         memory.started += 1
         return _Worker(ctx, func)
 
-    pool = [start() for _ in range(min(max(1, workers), len(todo)))]
+    pool = [start() for _ in range(len(head))]
     busy = 0
+    nxt = next(todo, None)
     try:
-        while todo or busy:
+        while nxt is not None or busy:
             for w in pool:
-                if w.job is None and todo:
-                    w.give(*todo.pop(), timeout_s)
+                if w.job is None and nxt is not None:
+                    w.give(*nxt, timeout_s)
+                    nxt = next(todo, None)
                     busy += 1
             active = [w for w in pool if w.job is not None]
             wait_s = max(0.0, min(w.deadline for w in active) - time.monotonic())
