@@ -32,13 +32,15 @@ from gunshot_bench.dataset.process import FileResult, process_to_store, stored_w
 from gunshot_bench.dataset.schema import SPLITS, clean_features
 from gunshot_bench.dataset.shards import ShardWriter
 from gunshot_bench.dataset.split import DEFAULT_RATIOS
-from gunshot_bench.dataset.workers import Failed, MemoryUse, run_isolated
+from gunshot_bench.dataset.workers import Failed, MemoryUse, peak_rss_mb, run_isolated
 from gunshot_bench.sources import SOURCE_KINDS, ClipRecord, get_source
 from gunshot_bench.sources.grouping import GroupBy
 from gunshot_bench.taxonomy import CATEGORIES, MODELS
 
 log = logging.getLogger(__name__)
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+#: Where the decode stage runs; both give the same output.
+ENGINES = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,10 @@ class BuildConfig:
         overwrite: replace an output folder that holds a different build.
         workers: decoding processes (default: all cores).
         file_timeout_s: a file still decoding after this long is reported failed and its worker replaced.
+        engine: where files are decoded: "local" (a pool of processes) or "ray" (Ray tasks, see
+            `dataset.ray_engine`); the output is the same.
+        ray_address: the Ray cluster to join with engine "ray" (default: `RAY_ADDRESS`, else a
+            local Ray of `workers` CPUs).
     """
 
     sources: tuple[tuple[str, str], ...]
@@ -72,8 +78,12 @@ class BuildConfig:
     pad_mode: str = "noise"
     group_by: str = ""
     file_timeout_s: float = 3600.0
+    engine: str = "local"
+    ray_address: str = ""
 
     def __post_init__(self):
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown engine '{self.engine}'; choose one of {', '.join(ENGINES)}")
         if not self.sources:
             raise ValueError("no sources: pass at least one --source KIND=PATH")
         for kind, path in self.sources:
@@ -99,7 +109,7 @@ class BuildConfig:
     def parameters(self) -> dict:
         """The inputs of the build that decide its output (not where it goes or how fast)."""
         params = asdict(self)
-        for key in ("out_dir", "overwrite", "workers", "file_timeout_s"):
+        for key in ("out_dir", "overwrite", "workers", "file_timeout_s", "engine", "ray_address"):
             params.pop(key)
         params["sources"] = [_source_entry(k, p) for k, p in self.sources]
         return json.loads(json.dumps(params))  # the form it takes in manifest.json (lists, not tuples)
@@ -174,12 +184,19 @@ def _process_all(index: BuildIndex, config: BuildConfig, store_dir: Path, progre
     memory = MemoryUse()
     jobs = ((index.record(i), config.sample_rate, config.segment_s, config.min_duration_s, config.pad_mode,
              store_dir / f"{i:07d}.parquet") for i in range(index.records))
-    outcomes = run_isolated(process_to_store, jobs, workers, config.file_timeout_s, memory)
+    if config.engine == "ray":
+        from gunshot_bench.dataset.ray_engine import run_on_ray
+
+        outcomes = run_on_ray(process_to_store, jobs, config.workers, config.file_timeout_s, config.ray_address or None)
+        memory.workers = 0  # Ray's workers report no peaks here; the main process's peak is set below
+    else:
+        outcomes = run_isolated(process_to_store, jobs, workers, config.file_timeout_s, memory)
     for i, outcome in tqdm(outcomes, total=index.records, desc="decode + segment", unit="file", disable=not progress):
         if isinstance(outcome, Failed):
             index.add_result(i, FileResult(index.record(i), reason=outcome.reason), None)
         else:
             index.add_result(i, *outcome)
+    memory.parent_peak_mb = max(memory.parent_peak_mb, peak_rss_mb())
     return memory.as_dict()
 
 

@@ -212,7 +212,8 @@ class BuildSummary:
                 f"{' (' + reasons + ')' if reasons else ''}; {self.groups} recording groups; {total} rows ({rows})"
                 f" -> {self.out_dir}"
                 + (f"; peak memory {self.memory['worker_peak_rss_mb']:.0f} MiB per worker, "
-                   f"{self.memory['parent_peak_rss_mb']:.0f} MiB main process" if self.memory else "")
+                   f"{self.memory['parent_peak_rss_mb']:.0f} MiB main process" if self.memory.get("worker_peak_rss_mb")
+                   else f"; peak memory {self.memory['parent_peak_rss_mb']:.0f} MiB main process" if self.memory else "")
                 + "".join(f"\nwarning: {w}" for w in self.warnings))
 
 

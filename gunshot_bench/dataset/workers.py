@@ -50,7 +50,8 @@ class MemoryUse:
                 "build_peak_rss_bound_mb": round(self.parent_peak_mb + worst * self.workers, 1)}
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (MiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
@@ -71,7 +72,7 @@ def _serve(func: Callable, conn) -> None:
             value = Failed("out of memory while processing (MemoryError)")
         except Exception:  # a bug: the parent raises it with this traceback
             value, error = None, traceback.format_exc()
-        conn.send((index, value, _peak_rss_mb(), error))
+        conn.send((index, value, peak_rss_mb(), error))
 
 
 class _Worker:
@@ -178,7 +179,7 @@ def run_isolated(func: Callable, items: Iterable, workers: int = 1, timeout_s: f
     finally:
         for w in pool:
             w.stop(kill=w.job is not None)
-        memory.parent_peak_mb = _peak_rss_mb()
+        memory.parent_peak_mb = peak_rss_mb()
         children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         if children > children_before:  # the figure is a maximum over the process's life: new only if it rose
             memory.children_peak_mb = children
