@@ -158,7 +158,7 @@ class BuildIndex:
                 ords.append((ordinal, idx, pos))
                 lsh.extend((k, ordinal) for k in band_keys(np.frombuffer(fp, np.uint8)))
                 ordinal += 1
-            if len(lsh) >= _BATCH * 16:
+            if len(lsh) >= _BATCH * 4:
                 self._flush_kept(kept, fixed, ords, lsh)
         self._flush_kept(kept, fixed, ords, lsh)
         self.db.execute("CREATE INDEX lsh_k ON lsh (k, ord)")

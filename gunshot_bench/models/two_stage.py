@@ -25,7 +25,7 @@ from gunshot_bench.features import FeatureStats, log_stft
 from gunshot_bench.models.audioresnet import DEFAULT_NET, AudioResNetClassifier
 from gunshot_bench.models.base import BaseModel
 from gunshot_bench.models.registry import register
-from gunshot_bench.models.torch_base import TorchClassifier
+from gunshot_bench.models.torch_base import TorchClassifier, as_rows
 from gunshot_bench.rng import derive_rng
 
 #: Category id (index into CATEGORIES) of each model id (index into MODELS).
@@ -118,7 +118,7 @@ class TwoStageAudioResNet(BaseModel):
 
     # ---- inference ----------------------------------------------------------------------
     def _chunks(self, X):
-        X = np.asarray(X, dtype=np.float32)
+        X = as_rows(X)
         for s in range(0, len(X), _CHUNK):
             yield log_stft(X[s:s + _CHUNK])
 
