@@ -36,7 +36,7 @@ _SCHEMA = """
 CREATE TABLE records (idx INTEGER PRIMARY KEY, blob BLOB);
 CREATE TABLE skipped (seq INTEGER PRIMARY KEY, source TEXT, rel_path TEXT, is_file INTEGER, blob BLOB);
 CREATE TABLE results (idx INTEGER PRIMARY KEY, source TEXT, rel_path TEXT, path TEXT, digest TEXT,
-                      nseg INTEGER, rec TEXT, blob BLOB);
+                      nseg INTEGER, blob BLOB);
 CREATE INDEX results_path ON results (path);
 CREATE TABLE segments (file_idx INTEGER, pos INTEGER, seg_id TEXT, rec TEXT, sha TEXT, print BLOB,
                        PRIMARY KEY (file_idx, pos)) WITHOUT ROWID;
@@ -111,8 +111,8 @@ class BuildIndex:
         segs = [(idx, pos, f"{r.source}/{r.rel_path}@{r.start_s}#{s.index}", r.recording_id, s.sha256,
                  s.fingerprint.tobytes()) for pos, s in enumerate(result.segments)]
         slim = replace(result, segments=[replace(s, fingerprint=None) for s in result.segments])
-        self.db.execute("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (idx, r.source, r.rel_path, str(r.path), digest, len(segs), r.recording_id, _dump(slim)))
+        self.db.execute("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (idx, r.source, r.rel_path, str(r.path), digest, len(segs), _dump(slim)))
         self.db.executemany("INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?)", segs)
 
     def results(self) -> Iterator[tuple[int, FileResult]]:
@@ -330,8 +330,9 @@ class BuildIndex:
         for (text,) in _stream(self.db.execute("SELECT json FROM entries ORDER BY seq")):
             yield text
 
-    def group_file_counts(self) -> Iterator[tuple[str, str, int]]:
-        """(split, group, files) of the included entries, per split in the order each group first appears."""
+    def group_file_counts(self) -> Iterator[tuple[str, str, int, int]]:
+        """(split, group, files, first position) of the included entries, per split in the order
+        each group first appears."""
         yield from _stream(self.db.execute("""
             SELECT split, grp, COUNT(*), MIN(seq) AS first FROM entries WHERE split IS NOT NULL
             GROUP BY split, grp ORDER BY split, first"""))
@@ -392,6 +393,3 @@ class LazyList:
 
     def __iter__(self):
         return (self.fn(x) for x in self.source())
-
-    def map(self, fn: Callable) -> LazyList:
-        return LazyList(self.source, lambda x, f=self.fn: fn(f(x)))
