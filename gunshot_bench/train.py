@@ -150,6 +150,21 @@ def load_task_split(data_dir: Path, task: Task, split: str, protocol: str = "gro
     return X[mask], y, frame[mask].reset_index(drop=True)
 
 
+def load_task_split_to_disk(data_dir: Path, task: Task, split: str, cache_dir: Path):
+    """`load_task_split` (grouped protocol) with the waveforms decoded row group by row group to
+    a disk-backed array in `cache_dir` (`dataset.read.DiskArray`): the same rows and values."""
+    from gunshot_bench.dataset.read import load_arrays_to_disk
+
+    labels = {}
+
+    def keep(frame):
+        mask, labels["y"] = task.select(frame)
+        return mask
+
+    X, frame = load_arrays_to_disk(Path(data_dir), task.config, split, cache_dir, keep)
+    return X, labels.get("y", np.zeros(0, np.int64)), frame
+
+
 def check_training_labels(task: Task, y: np.ndarray, where: str) -> None:
     """Refuse, before training, a training split missing a category (or a detection class)."""
     cats = task.categories_of(y)
@@ -166,7 +181,7 @@ def check_training_labels(task: Task, y: np.ndarray, where: str) -> None:
 
 def train_run(data_dir, model_name: str, task: str, seed: int, out_dir,
               overrides: dict | None = None, init_from=None, progress: bool = True,
-              protocol: str = "grouped") -> RunResult:
+              protocol: str = "grouped", stream: bool = False) -> RunResult:
     """Train `model_name` on `task` with `seed` and write the run directory `out_dir`.
 
     Args:
@@ -176,22 +191,45 @@ def train_run(data_dir, model_name: str, task: str, seed: int, out_dir,
             and labels required.
         protocol: the split protocol, "grouped" (leak-free, the default) or "segment"
             (study A's random split of segments); see `dataset.split`.
+        stream: keep the waveforms and the torch models' features on disk (a temporary folder)
+            and read one batch at a time, so memory does not grow with the training split; the
+            same samples, order and batches, so the same model (tested). Grouped protocol and
+            no augmentation only; classical models still read their whole split.
 
     Raises:
         ValueError: unknown model/task/override, a category without training clips, or an
             `init_from` run of another model or label set.
     """
+    if stream:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="gunshot-bench-stream-") as cache:
+            return _train_run(data_dir, model_name, task, seed, out_dir, overrides, init_from, progress,
+                              protocol, Path(cache))
+    return _train_run(data_dir, model_name, task, seed, out_dir, overrides, init_from, progress, protocol, None)
+
+
+def _train_run(data_dir, model_name: str, task: str, seed: int, out_dir, overrides, init_from, progress: bool,
+               protocol: str, cache: Path | None) -> RunResult:
     start = time.perf_counter()
     task_obj = get_task(task)
     config, params = split_overrides(model_name, overrides)
     augment, decision_config = run_options(overrides)
-    X, y, train_frame = load_task_split(data_dir, task_obj, "train", protocol)
+    if cache is not None and (protocol != "grouped" or augment is not None):
+        raise ValueError("streaming training (--stream) supports the grouped protocol without augmentation")
+
+    def load(split: str):
+        if cache is None:
+            return load_task_split(data_dir, task_obj, split, protocol)
+        return load_task_split_to_disk(data_dir, task_obj, split, cache)
+
+    X, y, train_frame = load("train")
     if len(y) == 0:
         raise UserError(f"{data_dir}: config {task_obj.config!r} has no labelled training rows "
                          f"for task {task}")
     check_training_labels(task_obj, y, f"{data_dir} ({task_obj.config}/train)")
     try:
-        X_val, y_val, _ = load_task_split(data_dir, task_obj, "validation", protocol)
+        X_val, y_val, _ = load("validation")
     except FileNotFoundError:
         X_val, y_val = X[:0], y[:0]
     if len(y_val) == 0:

@@ -31,6 +31,10 @@ def add_parser(sub) -> None:
     p.add_argument("--workers", type=non_negative_int, default=0, help="decoding processes (default: all cores)")
     p.add_argument("--file-timeout", type=positive_float, default=3600.0, metavar="SECONDS",
                    help="fail a file still decoding after this long and go on (default 3600)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="decode files in local processes (default) or as Ray tasks (needs the ray extra; same output)")
+    p.add_argument("--ray-address", default="", metavar="ADDRESS",
+                   help="with --engine ray: the cluster to join (default: RAY_ADDRESS, else a local Ray)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -51,6 +55,7 @@ def run(args) -> int:
     sources = tuple(parse_source(s) for s in args.source) + tuple(("noise", p) for p in args.noise)
     config = BuildConfig(sources=sources, out_dir=args.out, version=args.version, seed=args.seed,
                          variants=variants_from(args.variants), overwrite=args.overwrite, workers=args.workers,
+                         engine=args.engine, ray_address=args.ray_address,
                          min_duration_s=args.min_duration, pad_mode=args.pad, group_by=args.group_by,
                          file_timeout_s=args.file_timeout)
     summary = build_dataset(config, progress=not args.no_progress)

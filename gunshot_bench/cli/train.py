@@ -28,6 +28,9 @@ def add_parser(subparsers) -> None:
                    help="split protocol: grouped (leak-free, default) or segment (study A's random split)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                    help="override a hyperparameter, e.g. --set lr=0.0005 --set channels=[16,32]")
+    p.add_argument("--stream", action="store_true",
+                   help="keep waveforms and features on disk and read them a batch at a time (memory does "
+                        "not grow with the dataset; the same model); grouped protocol, no augmentation")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_plugin_option(p)
     p.set_defaults(func=run)
@@ -61,7 +64,8 @@ def run(args) -> int:
     check_params(model_class(args.model), split_overrides(args.model, overrides)[1])  # before any data is read
     task = args.task or ("two_stage" if args.model == "audioresnet_two_stage" else "model")
     result = train_run(args.data, args.model, task, args.seed, args.out, overrides,
-                       init_from=args.init_from, progress=not args.no_progress, protocol=args.protocol)
+                       init_from=args.init_from, progress=not args.no_progress, protocol=args.protocol,
+                       stream=args.stream)
     scores = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items() if k != "n")
     print(f"trained {args.model} on {task} (seed {args.seed}) in {result.wall_time_s:.1f} s"
           + (f"; validation: {scores}" if scores else "") + f"\nrun directory: {result.out_dir}")

@@ -2,7 +2,8 @@
 
 Steps: scan every source root (every file becomes a record or a reported skip) -> decode,
 validate and cut each record into 2 s segments in worker processes (segment audio streams
-to a staging parquet file, only metadata stays in memory) -> drop byte-identical files ->
+to a staging parquet file, the metadata to an on-disk index, `dataset.index`, so the main
+process's memory does not grow with the corpus) -> drop byte-identical files ->
 join near-duplicate recordings into one group -> grouped split -> write the `clean` and
 `background` shards -> variant configs -> card, manifest, report. Everything is written into
 a staging folder beside the output and renamed into place at the end, so an interrupted
@@ -26,18 +27,21 @@ from gunshot_bench import errors
 from gunshot_bench.audio import MIN_DURATION_S, PAD_MODES, SEGMENT_DURATION_S, TARGET_SAMPLE_RATE
 from gunshot_bench.dataset import card, ownership, report
 from gunshot_bench.dataset.report import BuildSummary
-from gunshot_bench.dataset.grouping import fixed_splits, group_recordings
+from gunshot_bench.dataset.grouping import group_recordings
+from gunshot_bench.dataset.index import BuildIndex
 from gunshot_bench.dataset.process import FileResult, process_to_store, stored_wavs
 from gunshot_bench.dataset.schema import SPLITS, clean_features
 from gunshot_bench.dataset.shards import ShardWriter
-from gunshot_bench.dataset.split import DEFAULT_RATIOS, assign_splits
-from gunshot_bench.dataset.workers import Failed, MemoryUse, run_isolated
-from gunshot_bench.sources import SOURCE_KINDS, ClipRecord, SkippedFile, get_source
+from gunshot_bench.dataset.split import DEFAULT_RATIOS
+from gunshot_bench.dataset.workers import Failed, MemoryUse, peak_rss_mb, run_isolated
+from gunshot_bench.sources import SOURCE_KINDS, ClipRecord, get_source
 from gunshot_bench.sources.grouping import GroupBy
 from gunshot_bench.taxonomy import CATEGORIES, MODELS
 
 log = logging.getLogger(__name__)
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+#: Where the decode stage runs; both give the same output.
+ENGINES = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,10 @@ class BuildConfig:
         overwrite: replace an output folder that holds a different build.
         workers: decoding processes (default: all cores).
         file_timeout_s: a file still decoding after this long is reported failed and its worker replaced.
+        engine: where files are decoded: "local" (a pool of processes) or "ray" (Ray tasks, see
+            `dataset.ray_engine`); the output is the same.
+        ray_address: the Ray cluster to join with engine "ray" (default: `RAY_ADDRESS`, else a
+            local Ray of `workers` CPUs).
     """
 
     sources: tuple[tuple[str, str], ...]
@@ -71,8 +79,12 @@ class BuildConfig:
     pad_mode: str = "noise"
     group_by: str = ""
     file_timeout_s: float = 3600.0
+    engine: str = "local"
+    ray_address: str = ""
 
     def __post_init__(self):
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown engine '{self.engine}'; choose one of {', '.join(ENGINES)}")
         if not self.sources:
             raise ValueError("no sources: pass at least one --source KIND=PATH")
         for kind, path in self.sources:
@@ -98,7 +110,7 @@ class BuildConfig:
     def parameters(self) -> dict:
         """The inputs of the build that decide its output (not where it goes or how fast)."""
         params = asdict(self)
-        for key in ("out_dir", "overwrite", "workers", "file_timeout_s"):
+        for key in ("out_dir", "overwrite", "workers", "file_timeout_s", "engine", "ray_address"):
             params.pop(key)
         params["sources"] = [_source_entry(k, p) for k, p in self.sources]
         return json.loads(json.dumps(params))  # the form it takes in manifest.json (lists, not tuples)
@@ -138,39 +150,55 @@ def check_output(out_dir: Path, config: BuildConfig) -> None:
             "pass --overwrite to replace it or choose another --out")
 
 
-def _scan(config: BuildConfig, progress: bool) -> tuple[list[ClipRecord], list[SkippedFile]]:
-    records, skipped = [], []
-    for kind, path in config.sources:
-        loader = get_source(kind)
-        for item in tqdm(loader.scan(Path(path)), desc=f"scan {kind}", unit="file", disable=not progress, leave=False):
-            (records if isinstance(item, ClipRecord) else skipped).append(item)
-    return records, skipped
+def _scan(config: BuildConfig, index: BuildIndex, progress: bool) -> list[str]:
+    """Scan every source into `index` (records numbered in scan order, and the skipped files);
+    returns the rel paths that `--group-by` did not match."""
+    group_by = GroupBy(config.group_by) if config.group_by else None
+    unmatched: list[str] = []
+
+    def items():
+        for kind, path in config.sources:
+            for item in tqdm(get_source(kind).scan(Path(path)), desc=f"scan {kind}", unit="file",
+                             disable=not progress, leave=False):
+                if group_by is not None and isinstance(item, ClipRecord):
+                    relabelled = group_by.relabel(item)
+                    if relabelled is None:
+                        unmatched.append(f"{item.source}/{item.rel_path}")
+                    item = relabelled or item
+                yield item
+
+    index.add_scanned(items())
+    return unmatched
 
 
-def _process_all(records: list[ClipRecord], config: BuildConfig, store_dir: Path,
-                 progress: bool) -> tuple[list[FileResult], dict[str, str], dict]:
-    """Process every record in isolated worker processes; each file's segment audio goes to a
-    store file under `store_dir` (see `process.process_to_store`), only metadata comes back.
+def _process_all(index: BuildIndex, config: BuildConfig, store_dir: Path, progress: bool) -> dict:
+    """Process every record of `index` in isolated worker processes; each file's segment audio
+    goes to a store file under `store_dir` (see `process.process_to_store`), its metadata
+    (segments, hashes, fingerprints) to `index`.
 
-    A worker that dies or runs past the per-file timeout fails only its own file. Returns the
-    results in record order, each file's sha256 and the peak memory figures.
+    A worker that dies or runs past the per-file timeout fails only its own file. Records are
+    read from the index as workers take them, so neither they nor the results stay in memory.
+    Returns the peak memory figures.
     """
     store_dir.mkdir()
     workers = config.workers or os.cpu_count() or 1
-    results: list[FileResult | None] = [None] * len(records)
-    hashes: dict[str, str] = {}
     memory = MemoryUse()
-    jobs = [(r, config.sample_rate, config.segment_s, config.min_duration_s, config.pad_mode,
-             store_dir / f"{i:07d}.parquet") for i, r in enumerate(records)]
-    outcomes = run_isolated(process_to_store, jobs, workers, config.file_timeout_s, memory)
-    for index, outcome in tqdm(outcomes, total=len(records), desc="decode + segment", unit="file", disable=not progress):
+    jobs = ((index.record(i), config.sample_rate, config.segment_s, config.min_duration_s, config.pad_mode,
+             store_dir / f"{i:07d}.parquet") for i in range(index.records))
+    if config.engine == "ray":
+        from gunshot_bench.dataset.ray_engine import run_on_ray
+
+        outcomes = run_on_ray(process_to_store, jobs, config.workers, config.file_timeout_s, config.ray_address or None)
+        memory.workers = 0  # Ray's workers report no peaks here; the main process's peak is set below
+    else:
+        outcomes = run_isolated(process_to_store, jobs, workers, config.file_timeout_s, memory)
+    for i, outcome in tqdm(outcomes, total=index.records, desc="decode + segment", unit="file", disable=not progress):
         if isinstance(outcome, Failed):
-            results[index] = FileResult(records[index], reason=outcome.reason)
-            continue
-        result, digest = outcome
-        hashes[str(result.record.path)] = digest
-        results[index] = result
-    return results, hashes, memory.as_dict()
+            index.add_result(i, FileResult(index.record(i), reason=outcome.reason), None)
+        else:
+            index.add_result(i, *outcome)
+    memory.parent_peak_mb = max(memory.parent_peak_mb, peak_rss_mb())
+    return memory.as_dict()
 
 
 def _clip_id(record: ClipRecord, index: int) -> str:
@@ -225,29 +253,37 @@ def build_dataset(config: BuildConfig, progress: bool = True) -> BuildSummary:
 
 
 def _build_into(stage: Path, out_dir: Path, config: BuildConfig, progress: bool) -> BuildSummary:
-    records, skipped = _scan(config, progress)
-    records, unmatched = GroupBy(config.group_by).apply(records) if config.group_by else (records, [])
+    index = BuildIndex(stage / "_index.sqlite")
+    try:
+        return _build_indexed(stage, out_dir, config, index, progress)
+    finally:
+        index.close()
+
+
+def _build_indexed(stage: Path, out_dir: Path, config: BuildConfig, index: BuildIndex,
+                   progress: bool) -> BuildSummary:
+    unmatched = _scan(config, index, progress)
     store_dir = stage / "_segments"
-    results, hashes, memory = _process_all(records, config, store_dir, progress)
-    duplicates_of = report.byte_identical_files(results, hashes)
-    grouping = group_recordings(results, duplicates_of)
-    fixed, fixed_conflicts = fixed_splits(results, grouping)
-    split = assign_splits(grouping.strata, config.seed, config.ratios, fixed)
+    memory = _process_all(index, config, store_dir, progress)
+    duplicates_of = index.byte_identical()
+    grouping = group_recordings(index, duplicates_of)
+    fixed_conflicts = index.fixed_splits()
+    split = index.assign_splits(config.seed, config.ratios)
 
     features = clean_features()
     writers = {(c, s): ShardWriter(stage, c, s, features) for c in ("clean", "background") for s in SPLITS}
     # Each file's segment audio sits in its own store file, read a row group at a time, so
     # memory holds a few dozen segments however long the recording.
-    for index, result in enumerate(tqdm(results, desc="write shards", unit="file", disable=not progress)):
-        if not result.segments:
+    for index_no, result in tqdm(index.results(), total=index.records, desc="write shards", unit="file",
+                                 disable=not progress):
+        if not result.segments or str(result.record.path) in duplicates_of:
             continue
-        wavs = stored_wavs(store_dir / f"{index:07d}.parquet")
-        if str(result.record.path) in duplicates_of:
-            continue
+        wavs = stored_wavs(store_dir / f"{index_no:07d}.parquet")
         group = grouping.group_of[result.record.recording_id]
         config_name = "clean" if result.record.label.is_gunshot else "background"
+        writer = writers[(config_name, split.assignment[group])]
         for seg, wav in zip(result.segments, wavs, strict=True):
-            writers[(config_name, split.assignment[group])].write(_row(result, seg, wav))
+            writer.write(_row(result, seg, wav))
     counts: dict[str, dict[str, int]] = {}
     for (c, s), w in writers.items():
         w.close()
@@ -258,16 +294,17 @@ def _build_into(stage: Path, out_dir: Path, config: BuildConfig, progress: bool)
     if config.variants:
         from gunshot_bench.variants import write_variants
 
-        variant_summaries = write_variants(stage, list(config.variants), config.seed, progress=progress)
+        variant_summaries = write_variants(stage, list(config.variants), config.seed, progress=progress,
+                                           workers=config.workers or None)
         for v in variant_summaries:
             counts[v.config] = dict(v.counts)
 
-    build_report = report.make_report(records, skipped, results, hashes, duplicates_of, grouping, split,
+    build_report = report.make_report(index, duplicates_of, grouping, split,
                                       group_by=(config.group_by, unmatched), fixed_conflicts=fixed_conflicts)
     build_report["memory"] = memory
-    (stage / "build_report.json").write_text(json.dumps(build_report, indent=1, ensure_ascii=False))
+    report.write_json(build_report, stage / "build_report.json")
     manifest = card.make_manifest(stage, config, build_report, counts)
-    (stage / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
+    report.write_json(manifest, stage / "manifest.json")
     (stage / "README.md").write_text(card.render_card(stage, config, manifest, build_report, variant_summaries))
     summary = report.summarise(out_dir, build_report, counts, manifest["fingerprint"])
     summary.memory = memory

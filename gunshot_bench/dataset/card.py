@@ -22,6 +22,7 @@ import yaml
 
 from gunshot_bench import __version__
 from gunshot_bench.dataset.citation import citation_section
+from gunshot_bench.dataset.index import LazyList
 from gunshot_bench.dataset.schema import BASE_CONFIGS, IS_GUNSHOT_NAMES, SPLITS, clean_features
 from gunshot_bench.dataset.shards import file_sha256, iter_rows, shard_paths
 from gunshot_bench.taxonomy import CATEGORIES, MODELS
@@ -48,8 +49,9 @@ def make_manifest(stage: Path, config, build_report: dict, counts: dict[str, dic
         "version": config.version,
         "package_version": __version__,
         "parameters": config.parameters(),
-        "inputs": [{k: e.get(k) for k in ("source", "rel_path", "sha256", "bytes", "status")}
-                   for e in build_report["files"]],
+        # lazy: read from the report's files while manifest.json is written (see report.write_json)
+        "inputs": LazyList(lambda: iter(build_report["files"]),
+                           lambda e: {k: e.get(k) for k in ("source", "rel_path", "sha256", "bytes", "status")}),
         "rows": counts,
         "shards": shards,
         "fingerprint": hashlib.sha256("\n".join(listing).encode()).hexdigest(),

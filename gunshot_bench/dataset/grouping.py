@@ -3,15 +3,16 @@
 A recording's segments share its `recording_id`; when a segment of one recording is the same
 audio as a segment of another (the same video cut twice, the Kaggle clips re-published inside
 another collection), the two recordings must fall into one split, so they join one group.
+The segments, their hashes and fingerprints are read from the build's on-disk index
+(`gunshot_bench.dataset.index`); only the recordings that join another stay in memory.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from gunshot_bench.dataset.neardup import DuplicatePair, find_near_duplicates
-from gunshot_bench.dataset.process import FileResult
+from gunshot_bench.dataset.index import BuildIndex, GroupOf
+from gunshot_bench.dataset.neardup import DuplicatePair
 
 
 class _UnionFind:
@@ -34,10 +35,10 @@ class _UnionFind:
 
 @dataclass
 class Grouping:
-    """`group_of`: recording id -> group id; `strata`: group id -> the label that stratifies it."""
+    """`group_of`: recording id -> group id (of the kept recordings); `duplicates`: the
+    near-duplicate segment pairs that joined recordings."""
 
-    group_of: dict[str, str]
-    strata: dict[str, str]
+    group_of: GroupOf
     duplicates: list[DuplicatePair] = field(default_factory=list)
 
 
@@ -52,54 +53,22 @@ def stratum_of(label) -> str:
     return f"background: {label.raw.lower()}"
 
 
-def group_recordings(results: list[FileResult], duplicates_of: dict[str, str]) -> Grouping:
-    """Group the included recordings and choose each group's stratum (its most common label)."""
-    uf = _UnionFind()
-    ids, prints, owner = [], [], {}
-    by_sha: dict[str, str] = {}
-    labels: dict[str, Counter] = defaultdict(Counter)
-    for result in results:
-        if not result.segments or str(result.record.path) in duplicates_of:
-            continue
-        rec = result.record.recording_id
-        uf.find(rec)
-        labels[rec][stratum_of(result.record.label)] += len(result.segments)
-        for seg in result.segments:
-            seg_id = f"{result.record.source}/{result.record.rel_path}@{result.record.start_s}#{seg.index}"
-            owner[seg_id] = rec
-            ids.append(seg_id)
-            prints.append(seg.fingerprint)
-            if seg.sha256 in by_sha:
-                uf.union(rec, owner[by_sha[seg.sha256]])
-            else:
-                by_sha[seg.sha256] = seg_id
-    pairs = [p for p in find_near_duplicates(ids, prints) if owner[p.a] != owner[p.b]]
-    for p in pairs:
-        uf.union(owner[p.a], owner[p.b])
-    group_of = {rec: uf.find(rec) for rec in labels}
-    votes: dict[str, Counter] = defaultdict(Counter)
-    for rec, counter in labels.items():
-        votes[group_of[rec]].update(counter)
-    strata = {g: max(sorted(c), key=lambda k: c[k]) for g, c in votes.items()}
-    return Grouping(group_of, strata, pairs)
+def group_recordings(index: BuildIndex, duplicates_of: dict[str, str]) -> Grouping:
+    """Group the kept recordings (segments, not byte-identical to another file) and store each
+    group's stratum (its most common label) in `index`.
 
-
-def fixed_splits(results: list[FileResult], grouping: Grouping) -> tuple[dict[str, str], list[str]]:
-    """Group id -> the split its collection fixed (`ClipRecord.split`), and the conflicts.
-
-    A group whose recordings carry two different fixed splits (near-duplicates joined across
-    official folds) keeps the first in split order (train, validation, test) and is reported.
+    Recordings join when they share a segment of identical samples or a near-duplicate segment
+    (`neardup`); a group is named by its smallest recording id, so the names do not depend on
+    the order of the files.
     """
-    order = ("train", "validation", "test")
-    wanted: dict[str, set[str]] = defaultdict(set)
-    for result in results:
-        r = result.record
-        if r.split and result.segments and r.recording_id in grouping.group_of:
-            wanted[grouping.group_of[r.recording_id]].add(r.split)
-    fixed, conflicts = {}, []
-    for group, splits in sorted(wanted.items()):
-        fixed[group] = min(splits, key=order.index)
-        if len(splits) > 1:
-            conflicts.append(f"{group}: its recordings are fixed to {', '.join(sorted(splits, key=order.index))} "
-                             f"by their collections; kept in {fixed[group]}")
-    return fixed, conflicts
+    index.keep(duplicates_of, stratum_of)
+    uf = _UnionFind()
+    for recs in index.equal_segment_recordings():
+        for rec in recs[1:]:
+            uf.union(recs[0], rec)
+    found = index.near_duplicate_pairs()
+    for _, a_rec, b_rec in found:
+        uf.union(a_rec, b_rec)
+    joined = {rec: uf.find(rec) for rec in list(uf.parent) if uf.find(rec) != rec}
+    index.set_groups(joined)
+    return Grouping(index.group_of(), [pair for pair, _, _ in found])

@@ -83,26 +83,40 @@ class DuplicatePair:
     bit_error: float
 
 
-def find_near_duplicates(ids: list[str], prints: list[np.ndarray], max_bit_error: float = MAX_BIT_ERROR) -> list[DuplicatePair]:
-    """Pairs of segment ids whose fingerprints differ in fewer than `max_bit_error` of their bits."""
-    if not ids:
+def band_keys(fp: np.ndarray) -> list[int]:
+    """The locality-sensitive hash keys of a fingerprint: one per band of `LSH_BITS` bits, the
+    band's number above its bits, so equal keys mean equal bits in the same band."""
+    bits = np.unpackbits(fp[: fp.size // 2])
+    n_bands = bits.size // LSH_BITS
+    bands = bits[: n_bands * LSH_BITS].reshape(n_bands, LSH_BITS).astype(np.int64)
+    values = bands @ (1 << np.arange(LSH_BITS - 1, -1, -1, dtype=np.int64))
+    return ((np.arange(n_bands, dtype=np.int64) << LSH_BITS) | values).tolist()
+
+
+def bucket_pairs(members: list[int]) -> list[tuple[int, int]]:
+    """Candidate pairs of one bucket (members in ascending order); none from an overfull bucket."""
+    if not 1 < len(members) <= MAX_BUCKET:
         return []
-    stacked = np.stack(prints)
-    bits = np.unpackbits(stacked[:, : stacked.shape[1] // 2], axis=1)
-    n_bands = bits.shape[1] // LSH_BITS
-    candidates: set[tuple[int, int]] = set()
-    for band in range(n_bands):
-        chunk = np.packbits(bits[:, band * LSH_BITS:(band + 1) * LSH_BITS], axis=1)
-        keys = chunk.view(np.uint8).reshape(len(ids), -1)
-        buckets: dict[bytes, list[int]] = defaultdict(list)
-        for i, key in enumerate(keys):
-            buckets[key.tobytes()].append(i)
-        for members in buckets.values():
-            if 1 < len(members) <= MAX_BUCKET:
-                candidates.update((p, q) for k, p in enumerate(members) for q in members[k + 1:])
-    pairs = []
-    for p, q in sorted(candidates):
-        err = bit_error(prints[p], prints[q])
-        if err < max_bit_error:
-            pairs.append(DuplicatePair(ids[p], ids[q], round(err, 4)))
-    return pairs
+    return [(p, q) for k, p in enumerate(members) for q in members[k + 1:]]
+
+
+def near_pair(a_id: str, b_id: str, a: np.ndarray, b: np.ndarray,
+              max_bit_error: float = MAX_BIT_ERROR) -> DuplicatePair | None:
+    """The pair if its fingerprints differ in fewer than `max_bit_error` of their bits, else None."""
+    err = bit_error(a, b)
+    return DuplicatePair(a_id, b_id, round(err, 4)) if err < max_bit_error else None
+
+
+def find_near_duplicates(ids: list[str], prints: list[np.ndarray], max_bit_error: float = MAX_BIT_ERROR) -> list[DuplicatePair]:
+    """Pairs of segment ids whose fingerprints differ in fewer than `max_bit_error` of their bits.
+
+    Everything in memory; the build runs the same steps over its on-disk index
+    (`gunshot_bench.dataset.index`), so its memory does not grow with the corpus.
+    """
+    buckets: dict[int, list[int]] = defaultdict(list)
+    for i, fp in enumerate(prints):
+        for key in band_keys(fp):
+            buckets[key].append(i)
+    candidates = {pair for members in buckets.values() for pair in bucket_pairs(members)}
+    pairs = [near_pair(ids[p], ids[q], prints[p], prints[q], max_bit_error) for p, q in sorted(candidates)]
+    return [p for p in pairs if p is not None]

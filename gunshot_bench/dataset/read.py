@@ -7,6 +7,8 @@ soundfile, which is what training and evaluation need.
 
 from __future__ import annotations
 
+import itertools
+import os
 from pathlib import Path
 
 import numpy as np
@@ -77,3 +79,134 @@ def load_protocol_arrays(data_dir: Path, config: str = "clean", split: str = "tr
         return X, frame
     keep = segment_assignment(frame, split_seed(data_dir)) == split
     return X[keep], frame[keep].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------- streaming (disk-backed rows)
+
+_MAPS = itertools.count()
+
+
+class DiskArray:
+    """Rows of an array kept in a `.npy` file and read on demand, so a training split of any
+    size costs the memory of the rows in use (a batch), not of the split.
+
+    Rows are read with `os.pread`, so they pass through the page cache but never stay mapped
+    into the process (a `numpy.memmap` would count every page it has touched as resident).
+    `X[i]`, `X[a:b]` and `X[int array]` return in-memory arrays; `X[bool mask]` returns a
+    `DiskArray` view of the selected rows (a subset without reading it). `np.asarray(X)`
+    reads everything, for code that needs the whole array.
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype, offset: int, rows: np.ndarray | None = None):
+        self.path, self._shape, self.dtype, self._offset = Path(path), tuple(shape), np.dtype(dtype), offset
+        self._rows = rows  # row numbers in the file of a view; None: every row
+        self._row_bytes = int(np.prod(self._shape[1:], dtype=np.int64)) * self.dtype.itemsize
+
+    @classmethod
+    def create(cls, path: Path, shape: tuple[int, ...], dtype) -> DiskArray:
+        """A new zero-filled `.npy` file of `shape`; fill it with `write`."""
+        np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=tuple(shape)).flush()  # header + size only
+        with open(path, "rb") as f:
+            major, _ = np.lib.format.read_magic(f)
+            (np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0)(f)
+            offset = f.tell()
+        return cls(path, shape, dtype, offset)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self), *self._shape[1:])
+
+    @property
+    def ndim(self) -> int:
+        return len(self._shape)
+
+    def __len__(self) -> int:
+        return self._shape[0] if self._rows is None else len(self._rows)
+
+    def write(self, start: int, block: np.ndarray) -> None:
+        """Write rows `start, start + 1, ...` of the file (not of a view)."""
+        block = np.ascontiguousarray(block, dtype=self.dtype)
+        with open(self.path, "r+b") as f:
+            f.seek(self._offset + start * self._row_bytes)
+            f.write(block.tobytes())
+
+    def _file_rows(self, index) -> np.ndarray:
+        rows = np.arange(len(self))[index]
+        return rows if self._rows is None else self._rows[rows]
+
+    def __getitem__(self, index):
+        if isinstance(index, np.ndarray) and index.dtype == bool:
+            return DiskArray(self.path, self._shape, self.dtype, self._offset, self._file_rows(index))
+        rows = self._file_rows(index)
+        if np.ndim(rows) == 0:
+            return self._read(np.array([rows]))[0]
+        return self._read(np.asarray(rows))
+
+    def _read(self, rows: np.ndarray) -> np.ndarray:
+        out = np.empty((len(rows), *self._shape[1:]), self.dtype)
+        flat = out.reshape(len(rows), -1).view(np.uint8)
+        with open(self.path, "rb") as f:
+            fd = f.fileno()
+            start = 0
+            while start < len(rows):  # runs of consecutive rows are one read
+                stop = start + 1
+                while stop < len(rows) and rows[stop] == rows[stop - 1] + 1:
+                    stop += 1
+                size = (stop - start) * self._row_bytes
+                data = os.pread(fd, size, self._offset + int(rows[start]) * self._row_bytes)
+                flat[start:stop] = np.frombuffer(data, np.uint8).reshape(stop - start, -1)
+                start = stop
+        return out
+
+    def map_rows(self, fn, row_shape: tuple[int, ...], dtype, chunk: int = 128) -> DiskArray:
+        """A new `DiskArray` (beside this one) of `fn` applied to chunks of `chunk` rows: for
+        per-row functions (features), equal to `fn` over the whole array."""
+        path = self.path.with_name(f"{self.path.stem}-map{next(_MAPS)}.npy")
+        out = DiskArray.create(path, (len(self), *row_shape), dtype)
+        for start in range(0, len(self), chunk):
+            out.write(start, fn(self[start:start + chunk]))
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[:]
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
+def load_arrays_to_disk(data_dir: Path, config: str, split: str, cache_dir: Path,
+                        keep=None) -> tuple[DiskArray, pd.DataFrame]:
+    """`load_arrays` with the waveforms decoded one row group at a time into a `DiskArray` in
+    `cache_dir` (the same values); `keep(frame) -> bool mask` picks rows before decoding.
+
+    Memory holds one row group of audio and the other columns (a few hundred bytes per row).
+    """
+    data_dir = Path(data_dir)
+    if not shard_paths(data_dir, config, split):
+        raise FileNotFoundError(f"{data_dir}: no shards for config '{config}', split '{split}' "
+                                f"(build it with `gunshot-bench build`, with the variants it needs)")
+    frames = []
+    for batch in iter_batches(data_dir, config, split, columns=[c for c in _columns(data_dir, config, split) if c != "audio"]):
+        frames.append(batch.to_pandas())
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    mask = np.ones(len(frame), bool) if keep is None or len(frame) == 0 else np.asarray(keep(frame), dtype=bool)
+    X = DiskArray.create(Path(cache_dir) / f"{config}-{split}-waves.npy", (int(mask.sum()), SEGMENT_SAMPLES), np.float32)
+    row, written = 0, 0
+    for batch in iter_batches(data_dir, config, split, columns=["audio"]):
+        block = []
+        for item in batch.column("audio").to_pylist():
+            if mask[row]:
+                x, sr = decode_wav(item["bytes"])
+                if sr != TARGET_SAMPLE_RATE or x.shape[0] != SEGMENT_SAMPLES:
+                    raise ValueError(f"{data_dir}: row {item['path']} holds {x.shape[0]} samples at {sr} Hz, "
+                                     f"expected {SEGMENT_SAMPLES} at {TARGET_SAMPLE_RATE}")
+                block.append(x)
+            row += 1
+        if block:
+            X.write(written, np.stack(block))
+            written += len(block)
+    return X, frame[mask].reset_index(drop=True)
+
+
+def _columns(data_dir: Path, config: str, split: str) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(shard_paths(Path(data_dir), config, split)[0]).schema_arrow.names

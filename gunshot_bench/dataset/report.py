@@ -8,38 +8,19 @@ near-duplicates that were joined, and what the split could not satisfy.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gunshot_bench import __version__
 from gunshot_bench.dataset.grouping import Grouping
-from gunshot_bench.dataset.process import FileResult
+from gunshot_bench.dataset.index import BuildIndex, LazyList
 from gunshot_bench.dataset.shards import file_sha256
 from gunshot_bench.dataset.split import SplitResult
-from gunshot_bench.sources import ClipRecord, SkippedFile
-
-
-def byte_identical_files(results: list[FileResult], hashes: dict[str, str]) -> dict[str, str]:
-    """Files whose bytes equal an earlier file's: path -> "source/rel_path" of the one kept."""
-    first: dict[str, str] = {}
-    duplicates: dict[str, str] = {}
-    for result in results:
-        path, digest = str(result.record.path), hashes.get(str(result.record.path))
-        if not result.segments or not digest:
-            continue
-        kept = first.setdefault(digest, path)
-        if kept != path:
-            duplicates[path] = kept
-    records = {str(r.record.path): r.record for r in results}
-
-    def describe(path: str, kept: str) -> str:
-        a, b = records[path], records[kept]
-        conflict = f", labelled '{b.raw_label}' there but '{a.raw_label}' here" if a.label != b.label else ""
-        return f"{b.source}/{b.rel_path}{conflict}"
-
-    return {p: describe(p, k) for p, k in duplicates.items()}
+from gunshot_bench.sources import SkippedFile
 
 
 def reason_class(reason: str) -> str:
@@ -67,20 +48,25 @@ def _skip_entry(s: SkippedFile) -> dict:
 MANY_FILES_PER_GROUP = 10
 
 
-def split_groups(ordered: list[dict]) -> tuple[dict[str, dict], list[str]]:
+def split_groups(group_files: Iterable[tuple[str, str, int, int]]) -> tuple[dict[str, dict], list[str]]:
     """Per split: files, groups and files per group; and a warning for each split with many
-    files per group, or with one group holding most of its files."""
-    files: dict[str, Counter] = {}
-    for e in ordered:
-        if e["status"] == "included":
-            files.setdefault(e["split"], Counter())[e["group"]] += 1
+    files per group, or with one group holding most of its files.
+
+    `group_files` gives (split, group, files, first position) per included group, grouped by
+    split and in order of first position (the largest group on a tie is the first one met).
+    """
+    totals: dict[str, list] = {}
+    for name, group, n, _ in group_files:
+        t = totals.setdefault(name, [0, 0, None, 0])  # files, groups, largest, its files
+        t[0] += n
+        t[1] += 1
+        if n > t[3]:
+            t[2], t[3] = group, n
     stats, warnings = {}, []
     for name in ("train", "validation", "test"):
-        per_group = files.get(name)
-        if not per_group:
+        if name not in totals:
             continue
-        n_files, n_groups = sum(per_group.values()), len(per_group)
-        biggest, biggest_n = per_group.most_common(1)[0]
+        n_files, n_groups, biggest, biggest_n = totals[name]
         stats[name] = {"files": n_files, "groups": n_groups, "files_per_group": round(n_files / n_groups, 2),
                        "largest_group": biggest, "largest_group_files": biggest_n}
         if n_files / n_groups >= MANY_FILES_PER_GROUP:
@@ -91,22 +77,17 @@ def split_groups(ordered: list[dict]) -> tuple[dict[str, dict], list[str]]:
     return stats, warnings
 
 
-def make_report(records: list[ClipRecord], skipped: list[SkippedFile], results: list[FileResult],
-                hashes: dict[str, str], duplicates_of: dict[str, str], grouping: Grouping,
-                split: SplitResult, group_by: tuple[str, list[str]] = ("", []),
-                fixed_conflicts: list[str] = ()) -> dict:
-    files: dict[tuple[str, str], dict] = {}
-    index_entries = []
-    for s in skipped:
-        if s.is_file:
-            files[(s.source, s.rel_path)] = _skip_entry(s)
-        else:
-            index_entries.append(_skip_entry(s))
-    for result in results:
+def _file_entry(index: BuildIndex, skips: list[SkippedFile], results: list, duplicates_of: Mapping[str, str],
+                grouping: Grouping, split: SplitResult) -> dict:
+    """The report entry of one (source, rel_path): a skipped file, or what its records gave."""
+    entry = None
+    for s in skips:
+        entry = _skip_entry(s)
+    for result, _ in results:
         r = result.record
-        key = (r.source, r.rel_path)
-        entry = files.setdefault(key, {"source": r.source, "rel_path": r.rel_path, "status": "skipped", "segments": 0,
-                                       "sha256": hashes.get(str(r.path), ""), "reasons": []})
+        if entry is None:
+            entry = {"source": r.source, "rel_path": r.rel_path, "status": "skipped", "segments": 0,
+                     "sha256": index.digest(str(r.path)), "reasons": []}
         entry.update(sample_rate=result.orig_sample_rate, channels=result.orig_channels,
                      label_raw=r.raw_label, label_kind=r.label.kind, licence=r.licence, category=r.label.category, model=r.label.model,
                      recording_id=r.recording_id, duration_s=round(result.duration_s, 4))
@@ -124,39 +105,87 @@ def make_report(records: list[ClipRecord], skipped: list[SkippedFile], results: 
             entry["split"] = split.assignment[entry["group"]]
         else:
             entry["reasons"].append(f"{result.reason}{span}")
-    for entry in files.values():
-        reasons = entry.pop("reasons", [])
-        if entry["status"] == "skipped" and "reason" not in entry:
-            entry["reason"] = "; ".join(reasons)
-        elif reasons:
-            entry["notes"] = reasons  # e.g. one time range of a file failed, others were used
-    ordered = [files[k] for k in sorted(files)]
-    skipped_entries = [e for e in ordered if e["status"] == "skipped"]
-    per_split, warnings = split_groups(ordered)
+    reasons = entry.pop("reasons", [])
+    if entry["status"] == "skipped" and "reason" not in entry:
+        entry["reason"] = "; ".join(reasons)
+    elif reasons:
+        entry["notes"] = reasons  # e.g. one time range of a file failed, others were used
+    return entry
+
+
+def make_report(index: BuildIndex, duplicates_of: Mapping[str, str], grouping: Grouping,
+                split: SplitResult, group_by: tuple[str, list[str]] = ("", []),
+                fixed_conflicts: list[str] = ()) -> dict:
+    """The build report. Its "files" is a `LazyList` read back from `index` (where the entries are
+    stored, one per input file): write it with `write_json`, never `json.dumps`."""
+    found = skipped = segments = padded = 0
+    skip_reasons: Counter = Counter()
+
+    def entries() -> Iterator[tuple[str, str | None, str | None]]:
+        nonlocal found, skipped, segments, padded
+        for _, skips, results in index.report_keys():
+            e = _file_entry(index, skips, results, duplicates_of, grouping, split)
+            found += 1
+            segments += e.get("segments", 0)
+            if e["status"] == "skipped":
+                skipped += 1
+                skip_reasons[reason_class(e["reason"])] += 1
+            elif e.get("padded"):
+                padded += 1
+            yield json.dumps(e, ensure_ascii=False), e.get("split"), e.get("group")
+
+    index.add_entries(entries())
+    index_entries = [_skip_entry(s) for s in index.skipped(files=False)]
+    per_split, warnings = split_groups(index.group_file_counts())
     regex, unmatched = group_by
     if regex and unmatched:
         warnings.append(f"--group-by {regex!r} matched no recording id in {len(unmatched)} file(s) "
                         f"(each kept as its own recording), e.g. {unmatched[0]}")
+    groups_per_split = Counter(split.assignment.values())
     return {
         "package_version": __version__,
         "summary": {
-            "files_found": len(ordered),
-            "files_included": len(ordered) - len(skipped_entries),
-            "files_skipped": len(skipped_entries),
-            "segments": sum(e.get("segments", 0) for e in ordered),
-            "files_padded": sum(1 for e in ordered if e["status"] == "included" and e.get("padded")),
-            "skip_reasons": dict(Counter(reason_class(e["reason"]) for e in skipped_entries).most_common()),
+            "files_found": found,
+            "files_included": found - skipped,
+            "files_skipped": skipped,
+            "segments": segments,
+            "files_padded": padded,
+            "skip_reasons": dict(skip_reasons.most_common()),
             "index_entries_skipped": len(index_entries),
         },
-        "files": ordered,
+        "files": LazyList(index.entries, json.loads),
         "index_entries": index_entries,
         "near_duplicates": [{"a": p.a, "b": p.b, "bit_error": p.bit_error} for p in grouping.duplicates],
         "split": {"moves": split.moves, "unmet": split.unmet,
                   "groups": len(split.assignment),
-                  "groups_per_split": dict(Counter(split.assignment.values())),
+                  "groups_per_split": dict(groups_per_split),
                   "per_split": per_split, "group_by": regex or None, "fixed_conflicts": list(fixed_conflicts),
                   "warnings": warnings},
     }
+
+
+def write_json(obj, path: Path) -> None:
+    """Write `obj` as `json.dumps(obj, indent=1, ensure_ascii=False)` would, streaming any
+    `LazyList` inside it (the report's files, the manifest's inputs) instead of holding it."""
+    with open(path, "w", encoding="utf-8") as fh:
+        _write(obj, fh, 0)
+
+
+def _write(obj, fh, level: int) -> None:
+    if isinstance(obj, dict):
+        items, opening, closing = ((json.dumps(str(k), ensure_ascii=False) + ": ", v) for k, v in obj.items()), "{", "}"
+    elif isinstance(obj, (list, tuple, LazyList)):
+        items, opening, closing = (("", v) for v in obj), "[", "]"
+    else:
+        fh.write(json.dumps(obj, ensure_ascii=False))
+        return
+    pad = "\n" + " " * (level + 1)
+    first = True
+    for prefix, value in items:
+        fh.write((opening if first else ",") + pad + prefix)
+        _write(value, fh, level + 1)
+        first = False
+    fh.write(opening + closing if first else "\n" + " " * level + closing)
 
 
 @dataclass
@@ -183,7 +212,8 @@ class BuildSummary:
                 f"{' (' + reasons + ')' if reasons else ''}; {self.groups} recording groups; {total} rows ({rows})"
                 f" -> {self.out_dir}"
                 + (f"; peak memory {self.memory['worker_peak_rss_mb']:.0f} MiB per worker, "
-                   f"{self.memory['parent_peak_rss_mb']:.0f} MiB main process" if self.memory else "")
+                   f"{self.memory['parent_peak_rss_mb']:.0f} MiB main process" if self.memory.get("worker_peak_rss_mb")
+                   else f"; peak memory {self.memory['parent_peak_rss_mb']:.0f} MiB main process" if self.memory else "")
                 + "".join(f"\nwarning: {w}" for w in self.warnings))
 
 

@@ -64,21 +64,36 @@ def assign_splits(strata: dict[str, str], seed: int,
         by_stratum[strata[g]].append(g)
     moves, unmet = [], []
     for stratum, groups in sorted(by_stratum.items()):
-        if len(groups) < 3:
-            unmet.append(f"{stratum}: {len(groups)} recording group(s), fewer than 3, so not in every split")
-            continue
-        for missing in SPLITS:
-            counts = Counter(assignment[g] for g in groups)
-            if counts[missing]:
-                continue
-            donor = max((s for s in SPLITS if counts[s] > 1), key=lambda s: (counts[s], -SPLITS.index(s)))
-            lo, hi = _interval(missing, ratios)
-            centre = (lo + hi) / 2
-            chosen = min((g for g in groups if assignment[g] == donor),
-                         key=lambda g: (abs(stable_uniform("split", seed, g) - centre), g))
-            assignment[chosen] = missing
-            moves.append({"group": chosen, "stratum": stratum, "from": donor, "to": missing})
+        stratum_moves, problem = repair_stratum(stratum, groups, assignment, seed, ratios)
+        moves += stratum_moves
+        unmet += [problem] if problem else []
     return SplitResult(assignment, moves, unmet)
+
+
+def repair_stratum(stratum: str, groups: list[str], assignment: dict[str, str], seed: int,
+                   ratios: tuple[float, float, float] = DEFAULT_RATIOS) -> tuple[list[dict], str | None]:
+    """The repair of one stratum (see the module docstring): fills each split left empty.
+
+    `groups` are the stratum's movable groups in sorted order; `assignment` holds at least
+    their hashed splits and is updated in place. Strata are independent, so a caller may hold
+    one stratum at a time (the build's on-disk index does). Returns the moves and, for a
+    stratum of fewer than three groups, the message saying why it is not in every split.
+    """
+    if len(groups) < 3:
+        return [], f"{stratum}: {len(groups)} recording group(s), fewer than 3, so not in every split"
+    moves = []
+    for missing in SPLITS:
+        counts = Counter(assignment[g] for g in groups)
+        if counts[missing]:
+            continue
+        donor = max((s for s in SPLITS if counts[s] > 1), key=lambda s: (counts[s], -SPLITS.index(s)))
+        lo, hi = _interval(missing, ratios)
+        centre = (lo + hi) / 2
+        chosen = min((g for g in groups if assignment[g] == donor),
+                     key=lambda g: (abs(stable_uniform("split", seed, g) - centre), g))
+        assignment[chosen] = missing
+        moves.append({"group": chosen, "stratum": stratum, "from": donor, "to": missing})
+    return moves, None
 
 
 # ----------------------------------------------------------------------- segment protocol

@@ -10,6 +10,7 @@ killed the same way. Each worker reports its peak resident memory with every res
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import resource
@@ -49,7 +50,8 @@ class MemoryUse:
                 "build_peak_rss_bound_mb": round(self.parent_peak_mb + worst * self.workers, 1)}
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (MiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
@@ -70,7 +72,7 @@ def _serve(func: Callable, conn) -> None:
             value = Failed("out of memory while processing (MemoryError)")
         except Exception:  # a bug: the parent raises it with this traceback
             value, error = None, traceback.format_exc()
-        conn.send((index, value, _peak_rss_mb(), error))
+        conn.send((index, value, peak_rss_mb(), error))
 
 
 class _Worker:
@@ -121,7 +123,10 @@ def run_isolated(func: Callable, items: Iterable, workers: int = 1, timeout_s: f
     """
     ctx = multiprocessing.get_context("fork")
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    todo = list(enumerate(items))[::-1]
+    # Items are drawn as workers take them, never listed: a build's records stay on disk.
+    todo = enumerate(items)
+    head = list(itertools.islice(todo, max(1, workers)))
+    todo = itertools.chain(head, todo)
     memory = memory if memory is not None else MemoryUse()
     memory.workers = max(1, workers)
 
@@ -129,13 +134,15 @@ def run_isolated(func: Callable, items: Iterable, workers: int = 1, timeout_s: f
         memory.started += 1
         return _Worker(ctx, func)
 
-    pool = [start() for _ in range(min(max(1, workers), len(todo)))]
+    pool = [start() for _ in range(len(head))]
     busy = 0
+    nxt = next(todo, None)
     try:
-        while todo or busy:
+        while nxt is not None or busy:
             for w in pool:
-                if w.job is None and todo:
-                    w.give(*todo.pop(), timeout_s)
+                if w.job is None and nxt is not None:
+                    w.give(*nxt, timeout_s)
+                    nxt = next(todo, None)
                     busy += 1
             active = [w for w in pool if w.job is not None]
             wait_s = max(0.0, min(w.deadline for w in active) - time.monotonic())
@@ -172,7 +179,7 @@ def run_isolated(func: Callable, items: Iterable, workers: int = 1, timeout_s: f
     finally:
         for w in pool:
             w.stop(kill=w.job is not None)
-        memory.parent_peak_mb = _peak_rss_mb()
+        memory.parent_peak_mb = peak_rss_mb()
         children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         if children > children_before:  # the figure is a maximum over the process's life: new only if it rose
             memory.children_peak_mb = children

@@ -23,12 +23,18 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from gunshot_bench.checkpoint import load_state_dict, save_state_dict
-from gunshot_bench.features import FeatureStats, log_stft
+from gunshot_bench.features import FeatureStats, log_stft, log_stft_shape
 from gunshot_bench.models.base import BaseModel
 from gunshot_bench.rng import derive_rng
 
 WEIGHTS = "weights.pt"
 _PREDICT_CHUNK = 128
+
+
+def as_rows(X) -> np.ndarray:
+    """`X` as float32 rows: disk-backed rows (`dataset.read.DiskArray`) stay on disk and are read
+    chunk by chunk by the caller; anything else becomes an in-memory array."""
+    return X if hasattr(X, "map_rows") else np.asarray(X, dtype=np.float32)
 
 
 def torch_seed(random_state: int, *keys: object) -> int:
@@ -108,7 +114,12 @@ class TorchClassifier(BaseModel):
 
     @staticmethod
     def features(X: np.ndarray) -> np.ndarray:
-        """Log-STFT features, float16 in memory (computed once per fit, not per epoch)."""
+        """Log-STFT features, float16 (computed once per fit, not per epoch): in memory, or on disk
+        beside `X` when `X` is disk-backed rows (`dataset.read.DiskArray`, streaming training).
+        Features are per clip, so both hold the same values."""
+        if hasattr(X, "map_rows"):
+            return X.map_rows(lambda block: log_stft(block, dtype=np.float16), log_stft_shape(), np.float16,
+                              _PREDICT_CHUNK)
         return log_stft(X, dtype=np.float16)
 
     def _batch(self, features: np.ndarray) -> torch.Tensor:
@@ -250,7 +261,7 @@ class TorchClassifier(BaseModel):
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Softmax probabilities `[n, n_classes]` (columns follow `classes_`)."""
-        X = np.asarray(X, dtype=np.float32)
+        X = as_rows(X)
         parts = [self.predict_proba_features(log_stft(X[s:s + _PREDICT_CHUNK]))
                  for s in range(0, len(X), _PREDICT_CHUNK)]
         return np.concatenate(parts) if parts else np.zeros((0, len(self.classes_)), np.float32)

@@ -25,7 +25,7 @@ from gunshot_bench.features import FeatureStats, log_stft
 from gunshot_bench.models.audioresnet import DEFAULT_NET, AudioResNetClassifier
 from gunshot_bench.models.base import BaseModel
 from gunshot_bench.models.registry import register
-from gunshot_bench.models.torch_base import TorchClassifier
+from gunshot_bench.models.torch_base import TorchClassifier, as_rows
 from gunshot_bench.rng import derive_rng
 from gunshot_bench.train_config import TRAIN_DEFAULTS as _D  # study A's protocol, defined once
 
@@ -120,7 +120,7 @@ class TwoStageAudioResNet(BaseModel):
 
     # ---- inference ----------------------------------------------------------------------
     def _chunks(self, X):
-        X = np.asarray(X, dtype=np.float32)
+        X = as_rows(X)
         for s in range(0, len(X), _CHUNK):
             yield log_stft(X[s:s + _CHUNK])
 

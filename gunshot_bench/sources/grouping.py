@@ -100,10 +100,13 @@ class GroupBy:
         """
         out, unmatched = [], []
         for r in records:
-            rid = self.recording_id(r.rel_path)
-            if rid is None:
+            new = self.relabel(r)
+            if new is None:
                 unmatched.append(f"{r.source}/{r.rel_path}")
-                out.append(r)
-            else:
-                out.append(dataclasses.replace(r, recording_id=f"{r.source}:group:{rid}"))
+            out.append(new or r)
         return out, unmatched
+
+    def relabel(self, record: ClipRecord) -> ClipRecord | None:
+        """One record with its recording id replaced (see `apply`), or None when the path does not match."""
+        rid = self.recording_id(record.rel_path)
+        return None if rid is None else dataclasses.replace(record, recording_id=f"{record.source}:group:{rid}")
