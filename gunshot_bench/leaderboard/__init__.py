@@ -1,7 +1,7 @@
 """The leaderboard: train and score every baseline entry, then render tables, a page and plots.
 
 - `run_leaderboard(data_dir, models, seeds, out_dir)` (in `leaderboard.run`) trains and scores
-  each entry of `baselines/` and writes one result JSON per (entry, task, dataset config).
+  each entry of `gunshot_bench/baselines/` and writes one result JSON per (entry, task, dataset config).
 - `render_leaderboard(results_dir, out_dir)` (in `leaderboard.render`) turns result files into
   `LEADERBOARD.md`, a static `index.html` and PNG plots.
 """
