@@ -32,6 +32,8 @@ def add_parser(sub) -> None:
     p.add_argument("--file-timeout", type=positive_float, default=3600.0, metavar="SECONDS",
                    help="fail a file still decoding after this long and go on (default 3600)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.epilog = ("Measured on 2 shared cores (docs/performance.md; clean + background, no variants): 3,343 clips "
+                "(study A's size) in 69 s, 53,488 clips in 5.7 min.")
     p.set_defaults(func=run)
 
 
