@@ -32,8 +32,9 @@ from gunshot_bench.rng import derive_rng
 #: Libraries whose versions every result records (their numerics shape the scores).
 LIBRARIES = ("torch", "numpy", "scikit-learn", "librosa", "hmmlearn", "scipy")
 #: Paths of the checkout whose changes make a result "dirty" (code and entry configs; the
-#: committed results and pages themselves do not change what the code computes).
-CODE_PATHS = ("gunshot_bench", "baselines", "pyproject.toml")
+#: committed results and pages themselves do not change what the code computes). The leaderboard
+#: entries are package data under gunshot_bench/baselines/, so the first path covers them.
+CODE_PATHS = ("gunshot_bench", "pyproject.toml")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -1,7 +1,7 @@
 """Training runs: one model, one task, one seed, from a dataset folder to a run directory.
 
 The protocol is study A's (`TrainConfig`); every field can be overridden from a baseline file
-in `baselines/` or the CLI. A run directory holds:
+in `gunshot_bench/baselines/` or the CLI. A run directory holds:
 
 - `config.json`: model name, task, seed, training config, model hyperparameters, label names,
   dataset name/version/fingerprint, package version, `init_from`, validation metrics;
@@ -20,6 +20,7 @@ import logging
 import time
 import tomllib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,23 @@ from gunshot_bench.tasks import Task, get_task
 from gunshot_bench.train_config import TrainConfig
 
 log = logging.getLogger(__name__)
-BASELINES_DIR = Path(__file__).resolve().parents[1] / "baselines"
+
+
+def _package_baselines() -> Path:
+    """The folder of the package's own leaderboard entries (`gunshot_bench/baselines/*.toml`).
+
+    They ship as package data, so a wheel install finds them as an editable one does. pip unpacks
+    every wheel onto disk, so the resource is a real folder (callers glob it); a package imported
+    from a zip file is not supported and says so.
+    """
+    folder = resources.files("gunshot_bench") / "baselines"
+    if not isinstance(folder, Path):
+        raise RuntimeError(f"gunshot_bench is not installed as files on disk ({folder!r}); reinstall it with pip")
+    return folder
+
+
+#: The one locator of the package's leaderboard entries (plugins add their own folders).
+BASELINES_DIR = _package_baselines()
 _RESERVED = {"random_state", "progress"}
 #: Baseline tables that configure the run rather than the model: `[augment]`, `[decision]`.
 RUN_TABLES = ("augment", "decision")
@@ -80,7 +97,7 @@ def split_overrides(model_name: str, overrides: dict | None) -> tuple[TrainConfi
 
 
 def baseline_path(name: str) -> Path:
-    """`<name>.toml` in `baselines/`, else beside a loaded plugin (see gunshot_bench.plugins)."""
+    """`<name>.toml` in the package (`BASELINES_DIR`), else beside a loaded plugin (see gunshot_bench.plugins)."""
     from gunshot_bench.plugins import baseline_dirs
 
     for folder in (BASELINES_DIR, *baseline_dirs()):
@@ -90,7 +107,7 @@ def baseline_path(name: str) -> Path:
 
 
 def load_baseline(path_or_name: str | Path, profile: str | None = None) -> dict:
-    """Read a leaderboard entry `baselines/<name>.toml`: {name, model, tasks, description, overrides}.
+    """Read a leaderboard entry `<name>.toml` (see `baseline_path`): {name, model, tasks, description, overrides}.
 
     `[params]` and `[train]` give the overrides; `[profiles.<profile>]` (e.g. `small`) with its
     own `params`/`train` tables is laid over them.

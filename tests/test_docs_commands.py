@@ -1,5 +1,7 @@
 """The README's and docs' command examples stay true to the CLI: every subcommand they name
-answers `--help`, and every flag they pass to it exists."""
+answers `--help`, and every flag they pass to it exists. "Docs" is every Markdown file of the
+repository (README, docs/, benchmarks/, the dataset card template, the rendered leaderboard) and
+the package's own messages that tell the user a command to run (e.g. `gunshot-bench export RUN_DIR`)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ import pytest
 from gunshot_bench.cli import COMMANDS, main, make_parser
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "benchmarks").rglob("*.md")),
+        *sorted((ROOT / "gunshot_bench").rglob("*.md")), ROOT / "leaderboard" / "LEADERBOARD.md",
+        *sorted((ROOT / "gunshot_bench").rglob("*.py"))]
 
 
 def _examples() -> list[tuple[str, str]]:
@@ -25,7 +29,7 @@ def _examples() -> list[tuple[str, str]]:
         for snippet in snippets:
             for line in snippet.replace("\\\n", " ").splitlines():
                 for match in re.finditer(r"gunshot-bench\s+([a-z][\w-]*)([^|;&`]*)", line):
-                    found.append((doc.name, f"{match.group(1)}{match.group(2)}".strip()))
+                    found.append((str(doc.relative_to(ROOT)), f"{match.group(1)}{match.group(2)}".strip()))
     return found
 
 
@@ -39,6 +43,13 @@ EXAMPLES = _examples()
 
 def test_the_docs_name_commands():
     assert len(EXAMPLES) >= 10 and {c.split()[0] for _, c in EXAMPLES} >= {"build", "run", "leaderboard", "train"}
+    named_in = {doc for doc, _ in EXAMPLES}
+    assert {"README.md", "docs/leaderboard.md", "gunshot_bench/sources/youtube.py"} <= named_in
+
+
+def test_every_subcommand_is_documented():
+    """The other direction: a subcommand no doc names is one a user cannot find."""
+    assert sorted(set(COMMANDS) - {c.split()[0] for _, c in EXAMPLES}) == []
 
 
 @pytest.mark.parametrize("command", sorted({c.split()[0] for _, c in EXAMPLES}))

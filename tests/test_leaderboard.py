@@ -29,10 +29,16 @@ def _robustness_result(entry: str, slope: float) -> dict:
     return r
 
 
+def _described(result: dict) -> dict:
+    """The entry's description, as the leaderboard writes it from the entry's file."""
+    result["model"]["config"]["description"] = f"{result['model']['entry']}: a model | with <b>markup</b>"
+    return result
+
+
 def _write_board(root):
     for entry, p in (("svm", 0.6), ("audioresnet_flat", 0.85), ("lda", 0.5)):
         write_result(root / "results" / f"{entry}__category__clean.json",
-                     make_result(entry, "category", p, history=entry == "audioresnet_flat"))
+                     _described(make_result(entry, "category", p, history=entry == "audioresnet_flat")))
     for entry, p in (("cnn", 0.8), ("gmm", 0.4)):
         write_result(root / "results" / f"{entry}__detection__detection.json",
                      make_result(entry, "detection", p, history=False))
@@ -48,7 +54,20 @@ def test_render_writes_tables_page_and_plots(tmp_path):
     md = out.markdown.read_text()
     # one table per task, best main score first
     headings = [line for line in md.splitlines() if line.startswith("### ")]
-    assert headings == ["### Category (5 classes)", "### Detection (gunshot vs. background)", "### Robustness"]
+    assert headings == ["### Category (5 classes)", "### Detection (gunshot vs. background)", "### Robustness",
+                        "### Entries"]
+    # contents: every section and table, linked to GitHub's anchor of its heading
+    contents = md.split("## Contents\n")[1].split("\n## ")[0]
+    assert "  - [Category (5 classes)](#category-5-classes)" in contents
+    assert "  - [Detection (gunshot vs. background)](#detection-gunshot-vs-background)" in contents
+    # each entry with the description its result files carry and links to those files
+    entries = md.split("### Entries\n")[1]
+    svm_entry = next(line for line in entries.splitlines() if line.startswith("| svm |"))
+    assert svm_entry.split(" | ")[1] == "trained"
+    assert svm_entry.split(" | ")[2] == "svm: a model / with &lt;b&gt;markup&lt;/b&gt;"  # inert, one cell
+    assert "| gmm | trained | (no description in the result files) |" in entries
+    assert "[svm__category__clean.json](results/svm__category__clean.json)" in svm_entry
+    assert "[robustness__svm__category__crowd_noise.json](results/robustness__svm__category__crowd_noise.json)" in svm_entry
     cat = md.split("### Category (5 classes)\n")[1].split("###")[0]
     rows = [line for line in cat.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert [row.split(" | ")[1] for row in rows] == ["audioresnet_flat", "svm", "lda"]
@@ -66,7 +85,9 @@ def test_render_writes_tables_page_and_plots(tmp_path):
     assert srcs and all((tmp_path / s).read_bytes().startswith(PNG_MAGIC) for s in srcs)
     kinds = {p.name.split("__")[0] for p in out.plots}
     assert {"scores", "confusion", "curves", "robustness-category-snr_db.png"} <= kinds
-    assert "<table>" in html and "audioresnet_flat" in html
+    assert '<table class="sortable">' in html and "audioresnet_flat" in html
+    assert '<a class="zoom" href="plots/' in html  # plots open at full size
+    assert 'title="svm: a model | with &lt;b&gt;markup&lt;/b&gt;"' in html  # the model cell shows the description
 
 
 def test_render_is_deterministic(tmp_path):

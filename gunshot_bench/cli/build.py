@@ -36,6 +36,8 @@ def add_parser(sub) -> None:
     p.add_argument("--ray-address", default="", metavar="ADDRESS",
                    help="with --engine ray: the cluster to join (default: RAY_ADDRESS, else a local Ray)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.epilog = ("Measured on 2 shared cores (docs/performance.md; clean + background, no variants): 3,343 clips "
+                "(study A's size) in 69 s, 53,488 clips in 5.7 min.")
     p.set_defaults(func=run)
 
 

@@ -10,7 +10,7 @@ from gunshot_bench.cli import UserError, add_engine_options, add_plugin_option, 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "leaderboard", help="train and score the baselines, render LEADERBOARD.md, index.html and plots",
-        description="Train and score each entry of baselines/ on each of its tasks (one result JSON per "
+        description="Train and score each entry of gunshot_bench/baselines/ on each of its tasks (one result JSON per "
                     "entry, task and dataset config; existing results are kept unless --overwrite), then "
                     "render LEADERBOARD.md, a static index.html and PNG plots from every result under OUT/results. "
                     "Measured on 2 shared cores (docs/performance.md): every entry x 3 seeds took 17.8 min on "
@@ -31,7 +31,7 @@ def add_parser(subparsers) -> None:
 
 def add_entry_options(p) -> None:
     """Which entries, seeds, profile and output folder: shared with `gunshot-bench robustness`."""
-    p.add_argument("--models", default="all", help="'all' or entry names, comma-separated (see baselines/)")
+    p.add_argument("--models", default="all", help="'all' or entry names, comma-separated (see gunshot_bench/baselines/)")
     p.add_argument("--seeds", type=positive_int, default=3, help="training seeds per entry (default 3)")
     p.add_argument("--out", default="leaderboard", help="leaderboard folder (default: leaderboard/)")
     p.add_argument("--profile", default=None, help="baseline profile, e.g. 'small' for a small dataset")

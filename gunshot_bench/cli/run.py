@@ -18,7 +18,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", default=None, help="working folder for corpus, dataset and runs (default runs/<preset>)")
     p.add_argument("--leaderboard", default=None, help="leaderboard folder (default OUT/leaderboard)")
     p.add_argument("--seeds", type=int, default=3, help="training seeds per entry (default 3)")
-    p.add_argument("--models", default="all", help="'all' or entry names, comma-separated (see baselines/)")
+    p.add_argument("--models", default="all", help="'all' or entry names, comma-separated (see gunshot_bench/baselines/)")
     p.add_argument("--seed", type=int, default=0, help="seed of the corpus and the dataset build")
     p.add_argument("--no-robustness", action="store_true", help="skip the robustness evaluation and study B")
     p.add_argument("--overwrite", action="store_true", help="retrain and rescore everything")

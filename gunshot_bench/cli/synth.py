@@ -19,6 +19,8 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: 2 or the core count if fewer)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.epilog = ("Measured on 2 shared cores (docs/performance.md, main job): corpus and dataset build together "
+                "took 1.8 min for small and 2.3 min for paper.")
     p.set_defaults(func=run)
 
 

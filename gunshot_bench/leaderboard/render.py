@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gunshot_bench.leaderboard import plots
-from gunshot_bench.leaderboard.tables import Section, Table, build_sections, dataset_key, slug, table_task
+from gunshot_bench.leaderboard.tables import TASK_TITLES, Section, Table, build_sections, dataset_key, slug, table_task
 from gunshot_bench.results import BadResult, load_results
 
 log = logging.getLogger(__name__)
@@ -123,8 +124,28 @@ def _md_table(table: Table) -> list[str]:
     return lines
 
 
+def _md_anchor(title: str, seen: dict[str, int]) -> str:
+    """The anchor GitHub gives a Markdown heading (lower case, punctuation dropped, spaces to
+    hyphens, `-1`, `-2`, ... for repeats); `seen` counts the headings met so far."""
+    base = re.sub(r"[^\w\- ]", "", title.replace("`", "").strip().lower()).replace(" ", "-")
+    n = seen.get(base, 0)
+    seen[base] = n + 1
+    return base if n == 0 else f"{base}-{n}"
+
+
+def _md_entries(section: Section) -> list[str]:
+    lines = ["| entry | kind | description | result files |", "|---|---|---|---|"]
+    for entry in section.entries:
+        files = ", ".join(f"[{_md_text(Path(f).name)}]({f})" for f in entry.files)
+        lines.append(f"| {_md_text(entry.name)} | {entry.kind} | {_md_text(entry.description).replace('|', '/')} | {files} |")
+    return lines
+
+
 def render_markdown(sections: list[Section], bad: list[tuple[str, str]]) -> str:
-    """LEADERBOARD.md: one part per dataset, one table per task, then the robustness tables."""
+    """LEADERBOARD.md: contents, then one part per dataset: a table per task, the robustness
+    tables, the entries with their descriptions and result files, the confusion matrices."""
+    seen: dict[str, int] = {}
+    _md_anchor("gunshot-bench leaderboard", seen)
     out = [HEADER, "", "# gunshot-bench leaderboard", ""]
     out += ["Every model is trained with several seeds on the training split and scored on the "
             "held-out test split (no recording is shared between splits). See "
@@ -136,46 +157,158 @@ def render_markdown(sections: list[Section], bad: list[tuple[str, str]]) -> str:
     banner = _banner(sections)
     if banner:
         out += [f"> **{banner}**", ""]
+    body, contents = [], []
+
+    def heading(level: int, title: str, toc: bool = True) -> None:
+        anchor = _md_anchor(title, seen)
+        body.extend([f"{'#' * level} {_md_text(title)}", ""])
+        if toc and level <= 3:
+            contents.append(f"{'  ' * (level - 2)}- [{_md_text(title.replace('`', ''))}](#{anchor})")
+
+    if sections or bad:
+        _md_anchor("Contents", seen)
     for section in sections:
         refs = _plot_refs(section)
-        out += [f"## {_md_text(section.title)}", ""]
-        out += ["> **Simulated data.**", ""] if section.simulated else []
-        out += [_md_text(section.description), ""]
+        heading(2, section.title)
+        body.extend(["> **Simulated data.**", ""] if section.simulated else [])
+        body.extend([_md_text(section.description), ""])
         for table in section.tables:
-            out += [f"### {_md_text(table.title)}", "", *_md_table(table), "", _md_text(table.caption), ""]
-            out += [f"![{_md_text(table.title)}]({refs.scores[table.slug]})", ""]
+            heading(3, table.title)
+            body.extend([*_md_table(table), "", _md_text(table.caption), ""])
+            body.extend([f"![{_md_text(table.title)}]({refs.scores[table.slug]})", ""])
         if section.robustness:
-            out += ["### Robustness", ""]
+            heading(3, "Robustness")
             for table in section.robustness:
-                out += [f"#### {_md_text(table.title)}", "", *_md_table(table), "", _md_text(table.caption), ""]
-                out += [f"![{_md_text(table.title)}]({refs.robustness[table.slug]})", ""]
+                heading(4, table.title)
+                body.extend([*_md_table(table), "", _md_text(table.caption), ""])
+                body.extend([f"![{_md_text(table.title)}]({refs.robustness[table.slug]})", ""])
+        if section.entries:
+            heading(3, "Entries")
+            body.extend([*_md_entries(section), ""])
         if refs.confusion:
             links = [f"[{_md_text(Path(rel).stem)}]({ref})" for rel, ref in sorted(refs.confusion.items())]
-            out += ["Confusion matrices: " + ", ".join(links) + ".", ""]
+            body.extend(["Confusion matrices: " + ", ".join(links) + ".", ""])
     if bad:
-        out += ["## Result files left out", ""]
-        out += [f"- {_md_code(rel)}: {_md_text(reason)}" for rel, reason in bad] + [""]
+        heading(2, "Result files left out")
+        body.extend([f"- {_md_code(rel)}: {_md_text(reason)}" for rel, reason in bad] + [""])
+    if contents:
+        out += ["## Contents", "", *contents, ""]
+    out += body
     return "\n".join(out).rstrip("\n") + "\n"
 
 
 # ---------------------------------------------------------------------------------- html
 
 _CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; padding: 0 1em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 0.3em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th { background: #f2f2f2; } td:nth-child(2) { text-align: left; }
+table.sortable th { cursor: pointer; user-select: none; }
+table.sortable th:hover { background: #e4e4e4; }
+th[aria-sort=ascending]::after { content: " \\25B2"; } th[aria-sort=descending]::after { content: " \\25BC"; }
+table.entries td { text-align: left; vertical-align: top; }
 .caption { color: #555; font-size: 0.85em; max-width: 60em; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.3em 0; }
-.thumbs img { max-width: 380px; vertical-align: top; }
+.gallery { display: flex; flex-wrap: wrap; gap: 1em; }
+.gallery figure { margin: 0; width: 360px; }
+.gallery figcaption { font-size: 0.85em; color: #333; }
+a.zoom { cursor: zoom-in; }
+#zoom { position: fixed; inset: 0; background: rgba(0, 0, 0, 0.85); overflow: auto; cursor: zoom-out; z-index: 10; text-align: center; }
+#zoom img { max-width: none; background: #fff; margin: 1em auto; }
+nav#contents { background: #fafafa; border: 1px solid #ddd; padding: 0.4em 1em; }
+nav#contents ul { margin: 0.2em 0; }
 .banner { background: #fff3cd; border: 1px solid #e0c36c; padding: 0.6em 1em; font-weight: bold; }
 """
 
+# Sorting and full-size plots, inline so the page works from file:// with nothing else. Numbers
+# sort by value with their units (k/M parameters, ms/s/min/h times); cells without a number
+# ('-', 'ref') go last either way. A click on a plot opens it at full size; a click or Esc closes it.
+_SCRIPT = r"""
+(function () {
+  "use strict";
+  var UNITS = {k: 1e3, M: 1e6, ms: 1e-3, s: 1, min: 60, h: 3600};
+  function value(cell) {
+    var m = cell.textContent.trim().match(/^([+-]?\d+(?:\.\d+)?)(?:\s*(k|M|ms|s|min|h)\b)?/);
+    return m ? parseFloat(m[1]) * (UNITS[m[2]] || 1) : null;
+  }
+  function sortBy(table, th, column) {
+    var ascending = th.getAttribute("aria-sort") !== "ascending";
+    table.querySelectorAll("th").forEach(function (h) { h.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var ca = a.cells[column], cb = b.cells[column];
+      var va = value(ca), vb = value(cb);
+      if (va === null || vb === null) {
+        if (va !== null || vb !== null) return va === null ? 1 : -1;
+        var ta = ca.textContent.trim(), tb = cb.textContent.trim();
+        if ((ta === "\u2013") !== (tb === "\u2013")) return ta === "\u2013" ? 1 : -1;
+        return (ascending ? 1 : -1) * ta.localeCompare(tb);
+      }
+      return ascending ? va - vb : vb - va;
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+  }
+  document.querySelectorAll("table.sortable").forEach(function (table) {
+    table.querySelectorAll("thead th").forEach(function (th, column) {
+      th.title = "sort by this column";
+      th.addEventListener("click", function () { sortBy(table, th, column); });
+    });
+  });
+  function close() { var z = document.getElementById("zoom"); if (z) z.remove(); }
+  document.querySelectorAll("a.zoom").forEach(function (a) {
+    a.addEventListener("click", function (event) {
+      event.preventDefault();
+      close();
+      var overlay = document.createElement("div"), img = document.createElement("img");
+      overlay.id = "zoom";
+      img.src = a.getAttribute("href");
+      img.alt = a.title;
+      overlay.appendChild(img);
+      overlay.addEventListener("click", close);
+      document.body.appendChild(overlay);
+    });
+  });
+  document.addEventListener("keydown", function (event) { if (event.key === "Escape") close(); });
+})();
+"""
 
-def _html_table(table: Table) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table.rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+def _entry_id(section: Section, name: str) -> str:
+    return f"{section.key}-entry-{slug(name)}"
+
+
+def _html_table(table: Table, section: Section | None = None) -> str:
+    """A sortable table; each row's model cell links to its entry (with the description as a tooltip)."""
+    e = html.escape
+    head = "".join(f"<th>{e(c)}</th>" for c in table.columns)
+    model_col = table.columns.index("model") if "model" in table.columns and section is not None else None
+    described = {entry.name: entry.description for entry in section.entries} if section is not None else {}
+    rows = []
+    for i, row in enumerate(table.rows):
+        entry = table.row_entries[i] if i < len(table.row_entries) else None
+        cells = []
+        for j, c in enumerate(row):
+            if j == model_col and entry in described:
+                c_html = (f'<a href="#{e(_entry_id(section, entry))}" title="{e(described[entry])}">{e(c)}</a>')
+            else:
+                c_html = e(c)
+            cells.append(f"<td>{c_html}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _html_entries(section: Section) -> str:
+    e = html.escape
+    rows = []
+    for entry in section.entries:
+        files = "<br>".join(f'<a href="{e(f)}">{e(Path(f).name)}</a>' for f in entry.files)
+        rows.append(f'<tr id="{e(_entry_id(section, entry.name))}"><td>{e(entry.name)}</td><td>{e(entry.kind)}</td>'
+                    f"<td>{_code(entry.description)}</td><td>{files}</td></tr>")
+    return ('<table class="sortable entries"><thead><tr><th>entry</th><th>kind</th><th>description</th>'
+            f'<th>result files</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
 def _code(text: str) -> str:
@@ -184,40 +317,87 @@ def _code(text: str) -> str:
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
+def _gallery(refmap: dict[str, str], section: Section) -> list[str]:
+    """One figure per result: a thumbnail that opens the plot at full size, captioned with the entry and task."""
+    e = html.escape
+    by_rel = dict(section.results)
+    out = ['<div class="gallery">']
+    for rel, ref in sorted(refmap.items()):
+        r = by_rel[rel]
+        label = f"{r['model']['entry']}: {TASK_TITLES.get(r['task'], r['task'])}"
+        out.append(f'<figure><a class="zoom" href="{e(ref)}" title="{e(label)} (full size)"><img src="{e(ref)}" '
+                   f'alt="{e(label)}"></a><figcaption><a href="#{e(_entry_id(section, r["model"]["entry"]))}">'
+                   f"{e(r['model']['entry'])}</a>: {e(TASK_TITLES.get(r['task'], r['task']))}</figcaption></figure>")
+    out.append("</div>")
+    return out
+
+
+def _html_contents(sections: list[Section], bad) -> str:
+    e = html.escape
+    items = []
+    for section in sections:
+        refs = _plot_refs(section)
+        sub = [(f"{section.key}-{t.slug}", t.title) for t in section.tables]
+        sub += [(f"{section.key}-robustness", "Robustness")] if section.robustness else []
+        sub += [(f"{section.key}-entries", "Entries")] if section.entries else []
+        sub += [(f"{section.key}-confusion", "Confusion matrices")] if refs.confusion else []
+        sub += [(f"{section.key}-curves", "Training curves")] if refs.curves else []
+        inner = "".join(f'<li><a href="#{e(a)}">{e(t)}</a></li>' for a, t in sub)
+        items.append(f'<li><a href="#{e(section.key)}">{_code(section.title)}</a><ul>{inner}</ul></li>')
+    if bad:
+        items.append('<li><a href="#left-out">Result files left out</a></li>')
+    return f'<nav id="contents"><strong>Contents</strong><ul>{"".join(items)}</ul></nav>'
+
+
 def render_html(sections: list[Section], bad: list[tuple[str, str]]) -> str:
-    """A self-contained static page (relative image links) that opens from disk."""
+    """A self-contained static page (relative links, inline style and script) that works from disk:
+    contents, sortable tables, each entry's description and result files, plots full size on click."""
     e = html.escape
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
              "<title>gunshot-bench leaderboard</title>", f"<style>{_CSS}</style></head><body>",
              HEADER.replace("`", ""), "<h1>gunshot-bench leaderboard</h1>"]
     if not sections:
         parts.append("<p>No results yet.</p>")
+    else:
+        parts.append("<p>Every model is trained with several seeds on the training split and scored on the held-out "
+                     "test split (no recording is shared between splits); <code>docs/leaderboard.md</code> in the "
+                     "gunshot-bench repository explains the tasks and metrics. Click a column header to sort a "
+                     "table, a model to see its entry, a plot to see it at full size.</p>")
     banner = _banner(sections)
     if banner:
         parts.append(f'<p class="banner">{_code(banner)}</p>')
+    if sections:
+        parts.append(_html_contents(sections, bad))
     for section in sections:
         refs = _plot_refs(section)
-        parts.append(f'<h2 id="{e(section.key)}">{_code(section.title)}</h2>')
+        parts.append(f'<section><h2 id="{e(section.key)}">{_code(section.title)}</h2>')
         if section.simulated:
             parts.append('<p class="banner">Simulated data.</p>')
         parts.append(f"<p>{_code(section.description)}</p>")
         for table in section.tables:
-            parts += [f'<h3 id="{e(section.key)}-{e(table.slug)}">{e(table.title)}</h3>', _html_table(table),
+            parts += [f'<h3 id="{e(section.key)}-{e(table.slug)}">{e(table.title)}</h3>', _html_table(table, section),
                       f'<p class="caption">{_code(table.caption)}</p>',
                       f'<img src="{e(refs.scores[table.slug])}" alt="{e(table.title)}">']
+        if section.robustness:
+            parts.append(f'<h3 id="{e(section.key)}-robustness">Robustness</h3>')
         for table in section.robustness:
-            parts += [f"<h3>{e(table.title)}</h3>", _html_table(table), f'<p class="caption">{e(table.caption)}</p>',
+            parts += [f'<h4 id="{e(section.key)}-{e(table.slug)}">{e(table.title)}</h4>', _html_table(table, section),
+                      f'<p class="caption">{e(table.caption)}</p>',
                       f'<img src="{e(refs.robustness[table.slug])}" alt="{e(table.title)}">']
-        for title, refmap in (("Confusion matrices", refs.confusion), ("Training curves", refs.curves)):
+        if section.entries:
+            parts += [f'<h3 id="{e(section.key)}-entries">Entries</h3>', _html_entries(section)]
+        for anchor, title, refmap in (("confusion", "Confusion matrices", refs.confusion),
+                                      ("curves", "Training curves", refs.curves)):
             if refmap:
-                parts.append(f'<h3>{title}</h3><div class="thumbs">')
-                parts += [f'<a href="{e(ref)}"><img src="{e(ref)}" alt="{e(Path(rel).stem)}" '
-                          f'title="{e(Path(rel).stem)}"></a>' for rel, ref in sorted(refmap.items())]
-                parts.append("</div>")
+                parts.append(f'<h3 id="{e(section.key)}-{anchor}">{title}</h3>')
+                parts += _gallery(refmap, section)
+        parts.append("</section>")
     if bad:
-        parts.append("<h2>Result files left out</h2><ul>")
+        parts.append('<h2 id="left-out">Result files left out</h2><ul>')
         parts += [f"<li><code>{e(rel)}</code>: {e(reason)}</li>" for rel, reason in bad]
         parts.append("</ul>")
+    parts.append(f"<script>{_SCRIPT}</script>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

@@ -45,6 +45,18 @@ class Table:
     rows: tuple[tuple[str, ...], ...]
     slug: str = ""
     key: tuple = ()  # what the table shows: (task,) or (task, condition, metric)
+    #: the entry each row shows (same order as `rows`), so a page can link a row to its entry
+    row_entries: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of a dataset's results: what it is and the result files that hold it."""
+
+    name: str
+    kind: str  # "trained", "reference" (trains nothing) or "robustness only" (study B's detectors)
+    description: str
+    files: tuple[str, ...]
 
 
 @dataclass
@@ -58,6 +70,7 @@ class Section:
     robustness: list[Table] = field(default_factory=list)
     results: list[tuple[str, dict]] = field(default_factory=list)
     data_origins: tuple[str, ...] = ()
+    entries: list[Entry] = field(default_factory=list)
 
     @property
     def simulated(self) -> bool:
@@ -241,7 +254,7 @@ def leaderboard_table(task: str, results: list[tuple[str, dict]]) -> Table:
     columns += ["macro-F1", "balanced acc."]
     columns += [METRIC_TITLES.get(m, m) for m in extras]
     columns += ["params", "training time", "inference / clip", "seeds", "test clips"]
-    rows = []
+    rows, row_entries = [], []
     ranks = shared_ranks(entries, confidence) + ["ref"] * len(refs)
     marked = 0
     for rank, r in zip(ranks, entries + refs):
@@ -265,6 +278,7 @@ def leaderboard_table(task: str, results: list[tuple[str, dict]]) -> Table:
         row += [fmt_params(r["params"]), fmt_seconds(r["train_time_s"]),
                 fmt_ms(r["inference_time_per_clip_ms"]), str(len(r["seeds"])), str(r["n_test"])]
         rows.append(tuple(row))
+        row_entries.append(r["model"]["entry"])
     pct = f"{100 * confidence:g}%"
     caption = (f"Scores in %, on the test rows of `{', '.join(configs)}` under the grouped split (no recording "
                f"in two splits). Main score: {main}; ± is the standard deviation over training seeds, [ ] the "
@@ -285,7 +299,8 @@ def leaderboard_table(task: str, results: list[tuple[str, dict]]) -> Table:
                     "70/15/15), so segments of one recording sit in train and test. Inflation: segment minus "
                     f"grouped score on the seeds both ran, in percentage points, with the bootstrap {pct} "
                     "interval of the difference (independent test sets): what the leak adds.")
-    return Table(TASK_TITLES.get(task, task), caption, tuple(columns), tuple(rows), slug=f"task-{task}", key=(task,))
+    return Table(TASK_TITLES.get(task, task), caption, tuple(columns), tuple(rows), slug=f"task-{task}", key=(task,),
+                 row_entries=tuple(row_entries))
 
 
 def _trained_on(r: dict) -> str:
@@ -313,7 +328,7 @@ def robustness_tables(results: list[tuple[str, dict]], board: list[tuple[str, di
             columns = ["model", "trained on"] + (["clean test"] if numeric else [])
             columns += [_level_name(by, v) for v in levels]
             columns += [f"area ({metric})"] if numeric else []
-            rows = []
+            rows, row_entries = [], []
             for r in sorted(rs, key=lambda r: (r["model"]["entry"], _trained_on(r))):
                 at = {lv["value"]: lv["aggregate"].get(metric, {}) for lv in r["breakdown"]["levels"]}
                 row = [r["model"]["entry"], _trained_on(r)]
@@ -326,13 +341,14 @@ def robustness_tables(results: list[tuple[str, dict]], board: list[tuple[str, di
                         if v in at and at[v] else "–" for v in levels]
                 row += [fmt_score(r["breakdown"]["area"].get(metric), metric)] if numeric else []
                 rows.append(tuple(row))
+                row_entries.append(r["model"]["entry"])
             caption = (f"{METRIC_TITLES.get(metric, metric)} in % [bootstrap 95% interval] by {by}"
                        + (". Area: the normalised area under the curve (mean score over the range)."
                           if numeric else "."))
             suffix = "" if metric == main else f" ({METRIC_TITLES.get(metric, metric)})"
             tables.append(Table(f"{TASK_TITLES.get(task, task)}: score by {by}{suffix}", caption, tuple(columns),
                                 tuple(rows), slug=slug(f"robustness-{task}-{by}" + ("" if metric == main else f"-{metric}")),
-                                key=(task, by, metric)))
+                                key=(task, by, metric), row_entries=tuple(row_entries)))
     return tables
 
 
@@ -351,6 +367,22 @@ def _level_name(by: str, v) -> str:
     return str(v)
 
 
+def entry_list(results: list[tuple[str, dict]]) -> list[Entry]:
+    """Every entry of a dataset's results, by name, with its description (from the result files,
+    which carry the entry's config) and its result files."""
+    by_name: dict[str, list[tuple[str, dict]]] = {}
+    for rel, r in results:
+        by_name.setdefault(r["model"]["entry"], []).append((rel, r))
+    out = []
+    for name, items in sorted(by_name.items()):
+        kinds = {r["kind"] for _, r in items}
+        kind = "reference" if kinds == {"reference"} else "robustness only" if kinds == {"robustness"} else "trained"
+        descriptions = sorted({(r["model"].get("config") or {}).get("description") or "" for _, r in items} - {""})
+        out.append(Entry(name, kind, "; ".join(descriptions) or "(no description in the result files)",
+                         tuple(sorted(rel for rel, _ in items))))
+    return out
+
+
 def build_sections(results: list[tuple[str, dict]]) -> list[Section]:
     """Group (relative path, result) pairs into one Section per dataset, sorted by key."""
     by_key: dict[str, list[tuple[str, dict]]] = {}
@@ -365,7 +397,8 @@ def build_sections(results: list[tuple[str, dict]]) -> list[Section]:
         description = (f"Dataset fingerprint `{ds['fingerprint']}`; gunshot-bench {', '.join(versions)}; "
                        f"{len(items)} result files. {code_description(r for _, r in items)}")
         origins = sorted({r.get("data_origin", "unknown") for _, r in items})
-        section = Section(key, title, description, results=items, data_origins=tuple(origins))
+        section = Section(key, title, description, results=items, data_origins=tuple(origins),
+                          entries=entry_list(items))
         board = [(p, r) for p, r in items if r["kind"] != "robustness"]
         for task in sorted({table_task(r["task"]) for _, r in board}, key=_task_rank):
             section.tables.append(leaderboard_table(task, [(p, r) for p, r in board if table_task(r["task"]) == task]))
