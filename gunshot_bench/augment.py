@@ -273,6 +273,13 @@ class Augmenter:
             changed[j] = bool(params)
         return out, changed
 
+    def subset(self, rows: np.ndarray) -> "Augmenter":
+        """The augmenter of training clips `rows` only (index i of the subset is clip rows[i]):
+        a clip keeps its key, so it gets the same augmentation as in the whole set."""
+        rows = np.asarray(rows)
+        return Augmenter(self.config, self.seed, self.X[rows], [self.clip_keys[i] for i in rows],
+                         self.background)
+
     def copies(self) -> tuple[np.ndarray, np.ndarray]:
         """(augmented clips, index of the training clip each comes from) of `config.copies`
         augmented copies of the training set (copy k is epoch k). Clips that a copy leaves

@@ -195,3 +195,41 @@ def test_baseline_augment_tables_and_profiles(tmp_path):
     path.write_text('name = "e"\nmodel = "cnn"\n[augment]\ncodecp = 0.5\n')
     with pytest.raises(ValueError, match=r"e\.toml: \[augment\] has no key codecp"):
         load_baseline(path)
+
+
+def test_subset_augmenter_gives_each_clip_its_own_draw():
+    X = np.stack([noise(f"subset-{i}") for i in range(6)])
+    whole = Augmenter(AugmentConfig(p=1.0, codec_p=0.0), 5, X, [f"c{i}" for i in range(6)])
+    rows = np.array([1, 4, 5])
+    part = whole.subset(rows)
+    for epoch in range(2):
+        a, _ = whole(rows, epoch)
+        b, _ = part(np.arange(3), epoch)
+        np.testing.assert_array_equal(a, b)
+
+
+def test_two_stage_run_augments_both_stages_deterministically(fake_data, tmp_path, monkeypatch):
+    from gunshot_bench.models.torch_base import TorchClassifier
+    from gunshot_bench.train import train_run
+    from synth_clips import fake_split
+
+    augmented = []  # (network, epoch) of each call that drew augmented clips
+    original = TorchClassifier._epoch_features
+    def spy(self, F, idx, augmenter, epoch):
+        if augmenter is not None:
+            augmented.append((self.progress_desc, epoch))
+        return original(self, F, idx, augmenter, epoch)
+    monkeypatch.setattr(TorchClassifier, "_epoch_features", spy)
+    fake_data["models"] = ONE_PER_CATEGORY + [1, 4]  # two pistols, two machine guns: trained sub-models
+
+    small = {"max_epochs": 2, "batch_size": 8, "channels": [4, 8], "first_stride": 4}
+    aug = {**small, "augment": {"p": 1.0, "codec_p": 0.0}}
+    a = train_run(fake_data["dir"], "audioresnet_two_stage", "two_stage", 3, tmp_path / "a", aug, progress=False)
+    stages = {desc for desc, _ in augmented}
+    assert "two-stage: category" in stages and len(stages) > 1  # stage 1 and the sub-models
+    b = train_run(fake_data["dir"], "audioresnet_two_stage", "two_stage", 3, tmp_path / "b", aug, progress=False)
+    plain = train_run(fake_data["dir"], "audioresnet_two_stage", "two_stage", 3, tmp_path / "p", small, progress=False)
+    X, _ = fake_split(ONE_PER_CATEGORY, 2, seed=0, split="validation")
+    np.testing.assert_array_equal(a.model.predict_proba(X), b.model.predict_proba(X))
+    assert not np.allclose(a.model.predict_proba(X), plain.model.predict_proba(X))
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["augment"]["p"] == 1.0

@@ -90,8 +90,13 @@ class TwoStageAudioResNet(BaseModel):
         sub.progress_desc = f"two-stage: {stage}"
         return sub
 
-    def fit(self, X, y, X_val=None, y_val=None):
-        """Train stage 1 on categories and each sub-model on its category's clips."""
+    def fit(self, X, y, X_val=None, y_val=None, augmenter=None):
+        """Train stage 1 on categories and each sub-model on its category's clips.
+
+        `augmenter` (a `gunshot_bench.augment.Augmenter` over `X`) re-draws every training clip's
+        augmentation each epoch, in both stages; a clip gets the same draw in its sub-model as in
+        stage 1 for the same epoch (its key and the epoch seed it).
+        """
         y = np.asarray(y, dtype=np.int64)
         if y.min() < 0 or y.max() >= len(taxonomy.MODELS):
             raise ValueError(f"two-stage labels must be model ids 0..{len(taxonomy.MODELS) - 1}")
@@ -102,7 +107,8 @@ class TwoStageAudioResNet(BaseModel):
         F_val = None if X_val is None else TorchClassifier.features(X_val)
         y_val = None if y_val is None else np.asarray(y_val, dtype=np.int64)
         cat, cat_val = MODEL_CATEGORY[y], None if y_val is None else MODEL_CATEGORY[y_val]
-        self.stage1_ = self._sub("category").fit_features(F, cat, F_val, cat_val, self.stats_)
+        self.stage1_ = self._sub("category").fit_features(F, cat, F_val, cat_val, self.stats_,
+                                                          augmenter=augmenter)
         self.stage2_, self.history_ = {}, {"category": self.stage1_.history_}
         for c in np.unique(cat):
             mask = cat == c
@@ -113,7 +119,8 @@ class TwoStageAudioResNet(BaseModel):
             vmask = None if y_val is None else cat_val == c
             sub = self._sub("sub", int(c)).fit_features(
                 F[mask], y[mask], None if vmask is None else F_val[vmask],
-                None if vmask is None else y_val[vmask], self.stats_)
+                None if vmask is None else y_val[vmask], self.stats_,
+                augmenter=None if augmenter is None else augmenter.subset(np.flatnonzero(mask)))
             self.stage2_[int(c)] = sub
             self.history_[taxonomy.CATEGORIES[c]] = sub.history_
         return self
