@@ -123,7 +123,13 @@ class TorchClassifier(BaseModel):
         return log_stft(X, dtype=np.float16)
 
     def _batch(self, features: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(np.asarray(features, dtype=np.float32))
+        f = np.asarray(features)
+        if f.dtype == np.float16 and f.flags.writeable:
+            # torch widens float16 with vector instructions, numpy one value at a time (11 vs
+            # 45 ms a batch of 32 clips); the widening is exact, so the values are the same
+            x = torch.from_numpy(f).float()
+        else:
+            x = torch.from_numpy(np.asarray(f, dtype=np.float32))
         return ((x - self.stats_.mean) / self.stats_.std).unsqueeze(1)
 
     # ---- fit / predict ----------------------------------------------------------------
