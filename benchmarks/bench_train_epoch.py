@@ -36,10 +36,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import emit, machine_info  # noqa: E402
 
+import gunshot_bench  # noqa: E402
 import gunshot_bench.dataset.read as read  # noqa: E402
 from gunshot_bench import train  # noqa: E402
 from gunshot_bench.augment import Augmenter  # noqa: E402
 from gunshot_bench.models.torch_base import TorchClassifier  # noqa: E402
+from gunshot_bench.models.two_stage import TwoStageAudioResNet  # noqa: E402
 
 
 class Timers:
@@ -82,7 +84,9 @@ def instrumented(timers: Timers):
         (read, "load_arrays", timers.wrap(read.load_arrays, "reading")),
         (Augmenter, "__call__", timers.wrap(Augmenter.__call__, "augmentation")),
         (TorchClassifier, "_evaluate", timers.wrap(TorchClassifier._evaluate, "validation")),
-        (TorchClassifier, "_train_loop", timers.wrap(TorchClassifier._train_loop, "forward/backward")),
+        # what the fits do besides the labelled parts: batching, standardising, the networks
+        (TorchClassifier, "fit", timers.wrap(TorchClassifier.fit, "forward/backward")),
+        (TwoStageAudioResNet, "fit", timers.wrap(TwoStageAudioResNet.fit, "forward/backward")),
         (train, "_validation_metrics", timers.wrap(train._validation_metrics, "after training")),
     ]
     orig_epoch = TorchClassifier._epoch_features
@@ -148,6 +152,7 @@ def main() -> None:
     networks = len(run.model.history_) if isinstance(run.model.history_, dict) else 1
     result = {
         "benchmark": "train_epoch", "machine": info, "load_average_after": machine_info()["load_average_1_5_15"],
+        "package": str(Path(gunshot_bench.__file__).parent),
         "entry": args.entry, "task": args.task, "protocol": args.protocol, "seed": args.seed,
         "epochs": args.epochs, "n_train": n_train, "split": split,
         "epoch_cpu_s": round(epoch_cpu, 1), "epoch_wall_s": round(epoch_wall, 1),

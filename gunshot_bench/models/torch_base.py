@@ -94,6 +94,34 @@ def flops_per_clip(net: nn.Module, input_shape: tuple[int, ...]) -> int:
     return 2 * macs
 
 
+class EpochFeatureMemo:
+    """Augmented features of one epoch, computed by one network and taken by another.
+
+    The two-stage model trains stage 1 and the sub-models in lockstep; stage 1 offers the
+    features of the augmented clips whose sub-model is still training (`wanted`), the sub-model
+    takes them in the same epoch, and the memo is emptied after each epoch. Memory: at most one
+    epoch's augmented clips (float16, 353 KB a clip). Why by hand: the value shared is a
+    per-epoch intermediate of this loop; no library holds it.
+    """
+
+    def __init__(self):
+        self.wanted: set[str] = set()
+        self._store: dict[tuple[str, int], np.ndarray] = {}
+
+    def offer(self, key: str, epoch: int, features: np.ndarray) -> None:
+        if key in self.wanted:
+            self._store[(key, epoch)] = features
+
+    def take(self, key: str, epoch: int) -> np.ndarray | None:
+        return self._store.pop((key, epoch), None)
+
+    def clear(self) -> None:
+        self._store.clear()
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+
 class TorchClassifier(BaseModel):
     """Base of the torch models over standardised log-STFT features `[n, 1, 512, 345]`.
 
@@ -146,6 +174,19 @@ class TorchClassifier(BaseModel):
     def fit_features(self, F, y, F_val=None, y_val=None, stats: FeatureStats | None = None,
                      augmenter=None):
         """`fit` on precomputed log-STFT features (lets the two-stage model share them)."""
+        for _ in self.fit_steps(F, y, F_val, y_val, stats, augmenter):
+            pass
+        return self
+
+    def fit_steps(self, F, y, F_val=None, y_val=None, stats: FeatureStats | None = None,
+                  augmenter=None):
+        """`fit_features` one epoch at a time: a generator that yields after every epoch whether
+        it was the last; exhausting it restores the best weights (as `fit_features` does).
+
+        Networks driven in lockstep (the two-stage model) train exactly as each would alone:
+        every epoch runs under this network's own state of torch's global generator (dropout),
+        saved between epochs, and the batches are shuffled by its own `torch.Generator`.
+        """
         y_idx = self._set_classes(y)
         warm = getattr(self, "_warm_start", None)
         if warm is not None:
@@ -163,11 +204,23 @@ class TorchClassifier(BaseModel):
             self.net_ = self._build_net(len(self.classes_))
             if warm is not None:
                 self.net_.load_state_dict(warm["state"])
-            self.history_ = self._train_loop(F, y_idx, val, augmenter)
+            rng_state = torch.get_rng_state()
+        epochs = self._train_epochs(F, y_idx, val, augmenter)
+        while True:
+            with torch.random.fork_rng(devices=[]):
+                torch.set_rng_state(rng_state)
+                try:
+                    last = next(epochs)
+                except StopIteration as done:
+                    self.history_ = done.value
+                    break
+                rng_state = torch.get_rng_state()
+            yield last
         self.net_.eval()
-        return self
 
-    def _train_loop(self, F, y_idx, val, augmenter=None) -> list[dict]:
+    def _train_epochs(self, F, y_idx, val, augmenter=None):
+        """The training loop as a generator: yields after each epoch whether it was the last,
+        returns the history (one dict per epoch) after restoring the best weights."""
         net = self.net_
         opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -209,22 +262,52 @@ class TorchClassifier(BaseModel):
                 sched.step(row["train_loss"])
             history.append(row)
             epochs.set_postfix({k: float(f"{v:.3g}") for k, v in row.items() if k != "epoch"})
-            if val is not None and since_best >= self.early_stopping_patience:
+            stop = val is not None and since_best >= self.early_stopping_patience
+            yield stop or epoch == self.max_epochs - 1
+            if stop:
                 break
+        epochs.close()
         if best_state is not None:
             net.load_state_dict(best_state)
         return history
 
     def _epoch_features(self, F, idx, augmenter, epoch: int) -> np.ndarray:
         """Features of batch `idx` in `epoch`: clean, or of the clips augmented for this epoch
-        (features are per clip, so computing them per batch gives the same values)."""
+        (features are per clip, so computing them per batch gives the same values).
+
+        A network given `share_features(memo, role)` takes the augmented features another
+        network already computed for the same clip and epoch ("take"), or leaves its own for one
+        that will need them ("offer"): the clip's draw depends only on its key and the epoch,
+        so they are the features it would compute (`EpochFeatureMemo`).
+        """
         if augmenter is None:
             return F[idx]
-        waves, changed = augmenter(idx, epoch)
+        memo, role = getattr(self, "_feature_memo", (None, None))
         out = F[idx]
+        todo = np.arange(len(idx))
+        if role == "take":
+            found = [memo.take(augmenter.clip_keys[i], epoch) for i in idx]
+            for j, f in enumerate(found):
+                if f is not None:
+                    out[j] = f
+            todo = np.array([j for j, f in enumerate(found) if f is None], dtype=np.int64)
+            if not len(todo):
+                return out
+        waves, changed = augmenter(idx[todo], epoch)
         if changed.any():
-            out[changed] = self.features(waves[changed])
+            computed = self.features(waves[changed])
+            out[todo[changed]] = computed
+            if role == "offer":
+                for i, f in zip(idx[todo[changed]], computed):
+                    memo.offer(augmenter.clip_keys[i], epoch, f)
         return out
+
+    def share_features(self, memo: "EpochFeatureMemo | None", role: str | None = None) -> None:
+        """Offer this network's augmented features to `memo`, or take them from it (see
+        `_epoch_features`); None stops sharing."""
+        if memo is not None and role not in ("offer", "take"):
+            raise ValueError(f"role must be 'offer' or 'take', got {role!r}")
+        self._feature_memo = (memo, role) if memo is not None else (None, None)
 
     def _evaluate(self, F, y_idx, loss_fn) -> tuple[float, float]:
         self.net_.eval()

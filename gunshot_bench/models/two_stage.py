@@ -25,7 +25,7 @@ from gunshot_bench.features import FeatureStats, log_stft
 from gunshot_bench.models.audioresnet import DEFAULT_NET, AudioResNetClassifier
 from gunshot_bench.models.base import BaseModel
 from gunshot_bench.models.registry import register
-from gunshot_bench.models.torch_base import TorchClassifier, as_rows
+from gunshot_bench.models.torch_base import EpochFeatureMemo, TorchClassifier, as_rows
 from gunshot_bench.rng import derive_rng
 from gunshot_bench.train_config import TRAIN_DEFAULTS as _D  # study A's protocol, defined once
 
@@ -107,9 +107,9 @@ class TwoStageAudioResNet(BaseModel):
         F_val = None if X_val is None else TorchClassifier.features(X_val)
         y_val = None if y_val is None else np.asarray(y_val, dtype=np.int64)
         cat, cat_val = MODEL_CATEGORY[y], None if y_val is None else MODEL_CATEGORY[y_val]
-        self.stage1_ = self._sub("category").fit_features(F, cat, F_val, cat_val, self.stats_,
-                                                          augmenter=augmenter)
-        self.stage2_, self.history_ = {}, {"category": self.stage1_.history_}
+        stage1 = self._sub("category")
+        runs = [(stage1, stage1.fit_steps(F, cat, F_val, cat_val, self.stats_, augmenter=augmenter))]
+        self.stage2_, clip_keys = {}, [set()]  # the clip keys each network trains on
         for c in np.unique(cat):
             mask = cat == c
             ids = np.unique(y[mask])
@@ -117,13 +117,46 @@ class TwoStageAudioResNet(BaseModel):
                 self.stage2_[int(c)] = ConstantSubModel(ids[0])
                 continue
             vmask = None if y_val is None else cat_val == c
-            sub = self._sub("sub", int(c)).fit_features(
-                F[mask], y[mask], None if vmask is None else F_val[vmask],
-                None if vmask is None else y_val[vmask], self.stats_,
-                augmenter=None if augmenter is None else augmenter.subset(np.flatnonzero(mask)))
+            sub = self._sub("sub", int(c))
+            sub_aug = None if augmenter is None else augmenter.subset(np.flatnonzero(mask))
+            runs.append((sub, sub.fit_steps(F[mask], y[mask], None if vmask is None else F_val[vmask],
+                                            None if vmask is None else y_val[vmask], self.stats_,
+                                            augmenter=sub_aug)))
             self.stage2_[int(c)] = sub
-            self.history_[taxonomy.CATEGORIES[c]] = sub.history_
+            clip_keys.append(set() if sub_aug is None else set(sub_aug.clip_keys))
+        self._train_lockstep(runs, clip_keys, share=augmenter is not None)
+        self.stage1_ = stage1
+        self.history_ = {"category": stage1.history_}
+        for c, sub in self.stage2_.items():
+            if not isinstance(sub, ConstantSubModel):
+                self.history_[taxonomy.CATEGORIES[c]] = sub.history_
         return self
+
+    @staticmethod
+    def _train_lockstep(runs, clip_keys: list[set], share: bool) -> None:
+        """Run every network's epochs in turn (stage 1 first), epoch by epoch, until all stop.
+
+        Why: a clip gets the same augmentation in stage 1 and in its sub-model for the same
+        epoch, so computing it once halves the augmentation and feature work of the epochs the
+        two share; trained sequentially, the sub-models would need every epoch of stage 1 kept
+        (tens of GB on `paper`). Each network trains exactly as alone (`fit_steps`; tested).
+        """
+        memo = EpochFeatureMemo() if share else None
+        for i, (net, _) in enumerate(runs):
+            net.share_features(memo, "offer" if i == 0 else "take")
+        active = list(range(len(runs)))
+        while active:
+            if memo is not None:  # stage 1 keeps the features of clips whose sub-model trains on
+                memo.wanted = set().union(set(), *(clip_keys[i] for i in active if i > 0))
+            for i in list(active):
+                if next(runs[i][1]):
+                    for _ in runs[i][1]:  # that was its last epoch: finish (restore the best weights)
+                        pass
+                    active.remove(i)
+            if memo is not None:
+                memo.clear()
+        for net, _ in runs:
+            net.share_features(None)
 
     # ---- inference ----------------------------------------------------------------------
     def _chunks(self, X):
