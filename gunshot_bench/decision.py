@@ -109,7 +109,7 @@ def decision_warning(decision: dict | None) -> str | None:
     if not notes:
         return None
     return ("detection threshold: " + "; ".join(notes) +
-            "; raise [decision] target_false_alarm_rate or train on more data (docs/simulator.md, "Detection thresholds")")
+            "; raise [decision] target_false_alarm_rate or train on more data (docs/simulator.md, 'Detection thresholds')")
 
 
 def threshold_of(config: dict) -> float | None:
