@@ -8,8 +8,7 @@ splits the time (wall and this process's CPU time) into:
 - clean features: the log-STFT of the clean training and validation clips (once per fit);
 - augmentation: `Augmenter` calls (re-drawing the changed clips of every batch);
 - epoch features: the log-STFT of the augmented clips, per batch;
-- forward/backward: the rest of the training batches (batching, standardising, the network,
-  the optimiser);
+- forward/backward: the rest of the fit (batching, standardising, the networks, the optimiser);
 - validation: the per-epoch validation pass;
 - after training: validation metrics, the onset threshold, saving the run.
 
@@ -19,12 +18,16 @@ leaderboard's torch cost is then estimated as (fixed part + epochs x epoch part)
 for the epochs given by `--typical-epochs` (an ASSUMPTION unless taken from finished runs):
 
     python benchmarks/bench_train_epoch.py --data DIR --entry audioresnet_flat --task model \
-        --epochs 1 [--max-train N] [--json out.json]
+        --epochs 1 [--json out.json]
+
+It measures the `gunshot_bench` that Python imports (the output's `package` says which one): put a
+checkout first with `PYTHONPATH=.` to measure that checkout rather than the installed package.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tempfile
@@ -69,6 +72,8 @@ class Timers:
                 self._stack[-1][1] += dc
 
     def wrap(self, fn, label):
+        # functools.wraps keeps the signature visible: train_run inspects `fit` for `augmenter`
+        @functools.wraps(fn)
         def wrapped(*args, **kwargs):
             with self(label if not callable(label) else label()):
                 return fn(*args, **kwargs)
