@@ -9,7 +9,9 @@ logits must match torch's within `atol` (stored in the manifest with the max dif
 
 `attach_onnx(model, RUN_DIR/onnx)` makes an already loaded model run its networks through
 onnxruntime: features, routing and softmax stay the library's own code, so only the network
-changes and `predict`/`predict_proba`/`describe` keep their meaning. The manifest stores the
+changes and `predict`/`predict_proba`/`describe` keep their meaning. `predict` itself runs an export of
+the built-in network models without loading the model at all (`gunshot_bench.exported`: numpy
+and onnxruntime, no torch); `attach_onnx` serves the other models and library callers. The manifest stores the
 sha256 of each weight file, so an export older than the weights is refused.
 
 Why onnxruntime: on one CPU thread it runs the AudioResNet ~3-5x faster than eager torch
