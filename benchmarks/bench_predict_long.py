@@ -64,18 +64,25 @@ print(json.dumps(out))
 
 
 # Resident memory after each step of what `predict` imports and loads, in that order (a step's
-# figure includes what it pulls in that earlier steps did not).
+# figure includes what it pulls in that earlier steps did not). The ONNX engine ("auto" on an
+# exported run) loads through `gunshot_bench.exported`: no torch, no scikit-learn; the torch
+# engine's steps add them.
 ATTRIBUTION = """
 import importlib, json, sys
 def rss():
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")) / 1024
+torch_engine = sys.argv[2] == "torch"
 steps = [("python", rss())]
 for label, modules in [("numpy, soundfile, soxr", ["numpy", "soundfile", "soxr"]),
-                       ("scipy.signal (onset detector)", ["scipy.signal"]), ("torch", ["torch"]),
+                       ("scipy.ndimage, scipy.signal (onset detector)", ["scipy.ndimage", "scipy.signal"]),
                        ("gunshot_bench.predict", ["gunshot_bench.predict"]),
-                       ("scikit-learn (model base class; pulls pandas, pyarrow)", ["sklearn.base"]),
-                       ("the two-stage model's modules and train.load_run", ["gunshot_bench.models.two_stage", "gunshot_bench.train"]),
-                       ("onnxruntime", ["onnxruntime"] if sys.argv[2] != "torch" else [])]:
+                       ("torch", ["torch"] if torch_engine else None),
+                       ("scikit-learn (model base class; pulls pandas, pyarrow)", ["sklearn.base"] if torch_engine else None),
+                       ("the two-stage model's modules and train.load_run",
+                        ["gunshot_bench.models.two_stage", "gunshot_bench.train"] if torch_engine else None),
+                       ("onnxruntime", None if torch_engine else ["onnxruntime"])]:
+    if modules is None:
+        continue
     for m in modules:
         importlib.import_module(m)
     steps.append((label, rss()))

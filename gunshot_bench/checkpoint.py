@@ -13,12 +13,15 @@ import pickle
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from gunshot_bench import __version__
 from gunshot_bench.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
 
 #: Version of the checkpoint layout and of what its saved hyperparameters mean. 2: AudioResNet
 #: gained `stem_stride` (default 4); a format-1 checkpoint without it used a stride-2 stem, so
@@ -93,11 +96,15 @@ def load_arrays(path: Path) -> dict[str, np.ndarray]:
 
 def save_state_dict(path: Path, module: torch.nn.Module) -> None:
     """A torch module's weights (tensors only)."""
+    import torch  # here, not at the top: `predict` on an ONNX export reads checkpoints without torch
+
     torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, path)
 
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Weights saved by `save_state_dict`, loaded without executing code (`weights_only=True`)."""
+    import torch  # see save_state_dict
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint file missing")

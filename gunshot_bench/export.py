@@ -9,7 +9,9 @@ logits must match torch's within `atol` (stored in the manifest with the max dif
 
 `attach_onnx(model, RUN_DIR/onnx)` makes an already loaded model run its networks through
 onnxruntime: features, routing and softmax stay the library's own code, so only the network
-changes and `predict`/`predict_proba`/`describe` keep their meaning. The manifest stores the
+changes and `predict`/`predict_proba`/`describe` keep their meaning. `predict` itself runs an export of
+the built-in network models without loading the model at all (`gunshot_bench.exported`: numpy
+and onnxruntime, no torch); `attach_onnx` serves the other models and library callers. The manifest stores the
 sha256 of each weight file, so an export older than the weights is refused.
 
 Why onnxruntime: on one CPU thread it runs the AudioResNet ~3-5x faster than eager torch
@@ -23,8 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
 import warnings
 from pathlib import Path
@@ -33,14 +33,15 @@ import numpy as np
 import torch
 
 from gunshot_bench.errors import UserError
+from gunshot_bench.exported import (INPUT, MANIFEST, ONNX_DIR, OUTPUT, OnnxSession, read_manifest,
+                                    runtime_available, sha256_of)
 from gunshot_bench.features import log_stft_shape
 from gunshot_bench.models.torch_base import WEIGHTS, TorchClassifier
 from gunshot_bench.rng import derive_rng
 
-ONNX_DIR = "onnx"
-MANIFEST = "manifest.json"
 OPSET = 17
-INPUT, OUTPUT = "features", "logits"
+__all__ = ["INPUT", "MANIFEST", "ONNX_DIR", "OUTPUT", "OnnxNet", "attach_onnx", "export_onnx",
+           "networks", "onnx_available", "read_manifest", "runtime_available"]
 
 
 def onnx_available() -> bool:
@@ -57,12 +58,6 @@ def _require_onnx() -> None:
     if not onnx_available():
         raise ImportError("ONNX export and inference need the optional extra: "
                           "pip install 'gunshot-bench[onnx]' (onnx + onnxruntime)")
-
-
-def runtime_available() -> bool:
-    """True when onnxruntime is installed: all that running an export needs (`onnx` itself, the
-    graph library, is only for writing one; not importing it saves ~6 MB in `predict`)."""
-    return importlib.util.find_spec("onnxruntime") is not None
 
 
 def networks(model, model_dir: Path | None = None) -> dict[str, tuple[TorchClassifier, Path | None]]:
@@ -84,10 +79,6 @@ def networks(model, model_dir: Path | None = None) -> dict[str, tuple[TorchClass
         return out
     raise UserError(f"a {getattr(model, 'registered_name', type(model).__name__)} model has no "
                      f"neural network to export to ONNX (only AudioResNet and CNN models do)")
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def export_onnx(run_dir, out_dir=None, opset: int = OPSET, atol: float = 1e-4) -> list[Path]:
@@ -129,7 +120,7 @@ def export_onnx(run_dir, out_dir=None, opset: int = OPSET, atol: float = 1e-4) -
         if not diff <= atol:
             raise ValueError(f"{path}: onnxruntime logits differ from torch by {diff:.2e} (> {atol})")
         entries[name] = {"file": path.name, "classes": clf.classes_.tolist(),
-                         "weights_sha256": _sha256(ckpt / WEIGHTS), "max_abs_diff": diff}
+                         "weights_sha256": sha256_of(ckpt / WEIGHTS), "max_abs_diff": diff}
         paths.append(path)
     (out_dir / MANIFEST).write_text(json.dumps(
         {"model": loaded.model.registered_name, "opset": opset, "input": INPUT, "output": OUTPUT,
@@ -137,43 +128,17 @@ def export_onnx(run_dir, out_dir=None, opset: int = OPSET, atol: float = 1e-4) -
     return paths
 
 
-class OnnxNet:
-    """An onnxruntime session called like the torch network: `[b, 1, F, T]` -> logits tensor."""
+class OnnxNet(OnnxSession):
+    """An onnxruntime session called like the torch network: `[b, 1, F, T]` tensor -> logits
+    tensor (threads: torch's current thread count unless given)."""
 
     def __init__(self, path, threads: int | None = None):
         if not runtime_available():
             _require_onnx()  # its message names the extra
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(threads or torch.get_num_threads())
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        # Idle threads sleep instead of spinning: on a shared, loaded CPU spinning steals time
-        # from the working thread (measured +10 % clips/s with 2 threads at load average 8).
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # No per-session memory arena: a run's six sessions run one after another, and each arena
-        # kept its batch's peak activations for good (~150 MB in all for 8 windows, measured
-        # by benchmarks/bench_predict_long.py); freed buffers go back to malloc instead.
-        opts.enable_cpu_mem_arena = False
-        self.path = Path(path)
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-
-    def logits(self, x: np.ndarray) -> np.ndarray:
-        """Logits of a float32 batch `[b, 1, F, T]` as a numpy array."""
-        return self.session.run([OUTPUT], {INPUT: np.ascontiguousarray(x, dtype=np.float32)})[0]
+        super().__init__(path, int(threads or torch.get_num_threads()))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.logits(x.numpy()))
-
-
-def read_manifest(onnx_dir) -> dict:
-    """The manifest of an export directory; FileNotFoundError naming it when absent."""
-    path = Path(onnx_dir) / MANIFEST
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no ONNX export here; run `gunshot-bench export RUN_DIR "
-                                f"--format onnx` first")
-    return json.loads(path.read_text())
 
 
 def attach_onnx(model, onnx_dir, model_dir=None, threads: int | None = None):
@@ -199,7 +164,7 @@ def attach_onnx(model, onnx_dir, model_dir=None, threads: int | None = None):
     for name, (clf, ckpt) in nets.items():
         entry = manifest["networks"][name]
         if entry["classes"] != clf.classes_.tolist() or (
-                ckpt is not None and entry["weights_sha256"] != _sha256(ckpt / WEIGHTS)):
+                ckpt is not None and entry["weights_sha256"] != sha256_of(ckpt / WEIGHTS)):
             raise UserError(f"{onnx_dir / entry['file']}: exported from other weights than "
                              f"{ckpt or name}; export this run again")
         clf.use_inference_net(OnnxNet(onnx_dir / entry["file"], threads))

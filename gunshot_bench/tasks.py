@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from gunshot_bench import taxonomy
 from gunshot_bench.errors import UserError
+
+if TYPE_CHECKING:  # only annotated: `predict` on an ONNX export reads tasks without pandas
+    import pandas as pd
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from gunshot_bench import __version__, taxonomy
-from gunshot_bench.checkpoint import check_package_version, read_json, write_json
+from gunshot_bench.checkpoint import read_json, write_json
 from gunshot_bench.decision import decide, decision_warning
 from gunshot_bench.errors import UserError
+from gunshot_bench.exported import read_run_config
 from gunshot_bench.models import get, load_model, model_class
 from gunshot_bench.onsets import threshold_from_dataset
 from gunshot_bench.repro import code_provenance, deterministic
@@ -356,14 +357,8 @@ def plot_history(history: dict, path: Path, title: str = "") -> Path:
 def load_run(run_dir) -> LoadedRun:
     """Read a run directory back; refuses another package version or mismatched labels."""
     run_dir = Path(run_dir)
-    config = read_json(run_dir / "config.json", expect=dict)
-    check_package_version(config.get("package_version"), run_dir)
-    task = get_task(config["task"])
-    stored = tuple(config.get("label_names", ()))
-    if stored != task.label_names:
-        raise UserError(f"{run_dir}: the run's labels ({len(stored)}: {', '.join(stored[:5])}...) do "
-                         f"not match task {task.name}'s labels in this version ({task.n_classes}: "
-                         f"{', '.join(task.label_names[:5])}...); retrain the model")
+    config, task = read_run_config(run_dir)
+    stored = tuple(config["label_names"])
     model = load_model(run_dir / "model")
     bad = [int(c) for c in model.classes_ if not 0 <= int(c) < task.n_classes]
     if bad:

@@ -104,8 +104,10 @@ def test_predict_engines_agree(two_stage_run, tmp_path):
 
 
 def test_predict_imports_only_what_the_run_needs(two_stage_run, tmp_path):
-    """`predict` on a two-stage run loads that model's module alone: neither the other models'
-    libraries (hmmlearn, numba through librosa, the embedding encoders) nor the `onnx` graph
+    """`predict` through an export imports neither torch nor scikit-learn (nor pandas, pyarrow
+    or any model module: `exported.load_exported` reads the run's JSON files); with the torch
+    engine it loads the two-stage model's module alone, not the other models' libraries
+    (hmmlearn, numba through librosa, the embedding encoders). Neither imports the `onnx` graph
     library; onnxruntime only with the onnx engine (each is tens of MB of resident memory)."""
     import subprocess
     import sys
@@ -122,13 +124,18 @@ def test_predict_imports_only_what_the_run_needs(two_stage_run, tmp_path):
             "r = predict_files([sys.argv[1]], run_dir=sys.argv[2], engine=sys.argv[3])[0]\n"
             "print(json.dumps([r.ok, len(r.detections), sorted(sys.modules)]))")
     root = Path(__file__).resolve().parents[1]
-    for engine in ("onnx", "torch"):
+    for engine in ("auto", "onnx", "torch"):
         out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "rec.wav"), str(two_stage_run), engine],
                              cwd=root, capture_output=True, text=True, check=True)
         ok, n_events, modules = json.loads(out.stdout.strip().splitlines()[-1])
         assert ok and n_events >= 1
-        assert "gunshot_bench.models.two_stage" in modules
+        top = {m.split(".")[0] for m in modules}
         unneeded = {"hmmlearn", "numba", "librosa.filters", "onnx", "gunshot_bench.models.classical",
                     "gunshot_bench.models.embedding", "gunshot_bench.encoders"}
         assert unneeded.isdisjoint(modules), unneeded & set(modules)
-        assert ("onnxruntime" in modules) == (engine == "onnx")
+        assert ("onnxruntime" in modules) == (engine != "torch")
+        if engine == "torch":
+            assert "gunshot_bench.models.two_stage" in modules and "torch" in top
+        else:
+            assert top.isdisjoint({"torch", "sklearn", "pandas", "pyarrow"}), top & {"torch", "sklearn", "pandas", "pyarrow"}
+            assert not [m for m in modules if m.startswith("gunshot_bench.models")]
