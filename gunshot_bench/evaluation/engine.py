@@ -137,7 +137,8 @@ class RayEngine:
         self._started = False
         self._remote = None
 
-    def _connect(self):
+    def connect(self):
+        """Join the cluster or start the local Ray (once); returns the `ray` module."""
         if self._ray is not None:
             return self._ray
         ray = _import_ray()
@@ -173,7 +174,7 @@ class RayEngine:
         errors: dict[str, str] = {}
         if not jobs:
             return values, errors
-        ray = self._connect()
+        ray = self.connect()
         specs = plugins.loaded_specs()
         refs = {}
         for job in jobs:
