@@ -83,6 +83,35 @@ def decide(model, X_val: np.ndarray, y_val: np.ndarray, config: DecisionConfig) 
             "n_validation_negative": int((~pos).sum()), "n_validation_positive": int(pos.sum())}
 
 
+#: Below this validation recall at the chosen threshold, `train_run` warns: the detector will
+#: miss most gunshots at the target false-alarm rate.
+LOW_RECALL = 0.5
+
+
+def decision_warning(decision: dict | None) -> str | None:
+    """A one-line warning when the chosen threshold is unreliable or misses most gunshots, else None.
+
+    Two things make a validation-chosen threshold a poor operating point: a target false-alarm
+    rate finer than 1/n of the validation negatives (the threshold then rests on the top one or
+    two negative scores) and a low validation recall at it (impulsive negatives scoring above
+    every gunshot). Both are reported rather than silently worked around: the threshold is the
+    target's, and the remedy (a larger target, more validation negatives, more training) is the user's.
+    """
+    if not decision:
+        return None
+    notes = []
+    recall, n_neg = decision.get("validation_recall"), decision["n_validation_negative"]
+    if recall is not None and recall < LOW_RECALL:
+        notes.append(f"validation recall {recall:.2f} at the threshold {decision['threshold']:.4g}")
+    if decision["target_false_alarm_rate"] * n_neg < 2:
+        notes.append(f"the target false-alarm rate {decision['target_false_alarm_rate']:g} rests on "
+                     f"{n_neg} validation negatives (fewer than 2 allowed false alarms)")
+    if not notes:
+        return None
+    return ("detection threshold: " + "; ".join(notes) +
+            "; raise [decision] target_false_alarm_rate or train on more data (docs/simulator.md, 'Detection thresholds')")
+
+
 def threshold_of(config: dict) -> float | None:
     """The decision threshold recorded in a run's config.json dict (None: decide by argmax)."""
     return (config.get("decision") or {}).get("threshold")

@@ -27,7 +27,7 @@ import numpy as np
 
 from gunshot_bench import __version__, taxonomy
 from gunshot_bench.checkpoint import check_package_version, read_json, write_json
-from gunshot_bench.decision import decide
+from gunshot_bench.decision import decide, decision_warning
 from gunshot_bench.errors import UserError
 from gunshot_bench.models import get, load_model, model_class
 from gunshot_bench.onsets import threshold_from_dataset
@@ -277,6 +277,8 @@ def _train_run(data_dir, model_name: str, task: str, seed: int, out_dir, overrid
         model.fit(X, y, X_val if len(y_val) else None, y_val if len(y_val) else None, **fit_kwargs)
         metrics = _validation_metrics(model, X_val, y_val)
         decision = decide(model, X_val, y_val, decision_config) if task_obj.name == "detection" else None
+        if (warning := decision_warning(decision)) is not None:
+            log.warning("%s seed %d: %s", model_name, seed, warning)
     wall = time.perf_counter() - start
     cx = model.complexity() if hasattr(model, "complexity") else {}
     out_dir = Path(out_dir)

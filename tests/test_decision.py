@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from gunshot_bench.decision import (DecisionConfig, choose_threshold, gunshot_scores, load_threshold,
+from gunshot_bench.decision import (DecisionConfig, choose_threshold, decision_warning, gunshot_scores, load_threshold,
                                     predict_labels, rank_scores)
 from gunshot_bench.rng import derive_rng
 from synth_clips import fake_split
@@ -82,3 +82,23 @@ def test_predict_uses_the_run_threshold(fake_data, tmp_path):
         config_path.write_text(json.dumps(config))
         labels[t] = predict_files([tmp_path / "shot.wav"], run_dir=tmp_path / "r")[0].detections[0].label
     assert labels == {0.0: "Gunshot", 1.01: "Not a gunshot"}
+
+
+def test_poor_operating_points_are_warned_about():
+    ok = {"target_false_alarm_rate": 0.02, "threshold": 0.8, "validation_recall": 0.9, "n_validation_negative": 500}
+    assert decision_warning(ok) is None and decision_warning(None) is None
+    missed = decision_warning({**ok, "validation_recall": 0.0, "threshold": 0.9934})
+    assert "validation recall 0.00 at the threshold 0.9934" in missed and "\n" not in missed
+    coarse = decision_warning({**ok, "n_validation_negative": 82})
+    assert "82 validation negatives" in coarse and "recall" not in coarse.split(";")[0]
+
+
+def test_training_warns_when_the_threshold_misses_most_gunshots(fake_data, tmp_path, caplog, monkeypatch):
+    from gunshot_bench import decision
+    from gunshot_bench.train import train_run
+
+    # a detector that scores every clip the same: no threshold under the target passes a gunshot
+    monkeypatch.setattr(decision, "gunshot_scores", lambda model, X: np.full(len(X), 0.7))
+    with caplog.at_level("WARNING", logger="gunshot_bench.train"):
+        train_run(fake_data["dir"], "lda", "detection", 0, tmp_path / "r", progress=False)
+    assert any("validation recall 0.00" in r.getMessage() for r in caplog.records)

@@ -205,3 +205,23 @@ def test_run_with_ray_builds_on_the_engines_ray(monkeypatch, tmp_path):
     with pytest.raises(Stop):
         run_main(MainJobConfig(preset="tiny", out_dir=str(tmp_path), progress=False))
     assert events == [("build", "local", ""), "close"]
+
+
+@pytest.mark.parametrize("preset, robustness_seeds", [("small", 1), ("paper", 3)])
+def test_main_job_caps_robustness_seeds_on_small(monkeypatch, tmp_path, preset, robustness_seeds):
+    from types import SimpleNamespace
+
+    from gunshot_bench import pipeline
+
+    calls = {}
+    monkeypatch.setattr(pipeline, "build_corpus_dataset", lambda config: tmp_path / "data")
+    monkeypatch.setattr(pipeline, "run_leaderboard",
+                        lambda data, **kw: calls.setdefault("leaderboard", kw) and SimpleNamespace(failed=[]))
+    monkeypatch.setattr(pipeline, "run_robustness",
+                        lambda data, **kw: calls.setdefault("robustness", kw) and SimpleNamespace(failed=[]))
+    (tmp_path / "board.md").write_text("table")
+    monkeypatch.setattr(pipeline, "render_leaderboard",
+                        lambda results, board: SimpleNamespace(markdown=tmp_path / "board.md"))
+    run_main(MainJobConfig(preset=preset, out_dir=str(tmp_path / "out"), seeds=3, progress=False))
+    assert calls["leaderboard"]["seeds"] == 3
+    assert calls["robustness"]["seeds"] == robustness_seeds
