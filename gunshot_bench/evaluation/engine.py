@@ -126,9 +126,8 @@ class LocalEngine:
                                     cost=lambda item: int(item[0].resources.memory_bytes), budget=budget)
             for index, outcome in outcomes:
                 job = jobs[index]
-                if isinstance(outcome, Failed):
+                if isinstance(outcome, Failed):  # the worker died: the caller reports it like any failure
                     errors[job.label] = outcome.reason
-                    log.error("%s: %s", job.label, outcome.reason)
                 elif outcome[0]:
                     values[job.label] = outcome[1]
                     bar.set_postfix_str(job.label)
