@@ -38,7 +38,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -51,6 +51,9 @@ from gunshot_bench.rng import derive_rng, stable_hash
 from gunshot_bench.variants.mixing import SNR_DEFINITIONS, UndefinedLevelError, mix_at_snr
 
 SAMPLE_RATE = 44100
+#: Training clips augmented at a time by `Augmenter.copy_chunks`: 256 clips are ~90 MB of
+#: float32 waveforms, the size of the MFCC chunks (`features._MFCC_CHUNK`).
+COPY_CHUNK_CLIPS = 256
 _RANGES = ("shift_max_s", "background_snr_db", "highpass_hz", "lowpass_hz", "sample_rate_hz",
            "gain_db", "codec_bitrate_kbps")
 
@@ -284,23 +287,41 @@ class Augmenter:
         """(augmented clips, index of the training clip each comes from) of `config.copies`
         augmented copies of the training set (copy k is epoch k). Clips that a copy leaves
         unchanged (probability 1 - p) are not repeated: a duplicate adds no information and
-        costs a feature extraction."""
+        costs a feature extraction. `copy_chunks` gives the same clips a chunk at a time."""
         idx = np.arange(len(self.X))
         waves, source = [self.X[:0]], [idx[:0]]
-        for k in range(self.config.copies):
-            w, changed = self(idx, k)
-            waves.append(w[changed])
-            source.append(idx[changed])
+        for w, src in self.copy_chunks():
+            waves.append(w)
+            source.append(src)
         return np.concatenate(waves), np.concatenate(source)
+
+    def copy_chunks(self, chunk_clips: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The clips of `copies()`, in the same order, as (waveforms, source indices) chunks of at
+        most `chunk_clips` (default `COPY_CHUNK_CLIPS`) training clips (empty chunks left out).
+
+        A model trained once can take the features of each chunk as it comes, so that the
+        augmented waveforms are never all in memory (the `paper` detection split's copy alone
+        is ~1.5 GB of float32). Each clip's augmentation depends only on its key and the copy,
+        so chunking changes no value.
+        """
+        chunk_clips = chunk_clips or COPY_CHUNK_CLIPS
+        for k in range(self.config.copies):
+            for start in range(0, len(self.X), chunk_clips):
+                idx = np.arange(start, min(start + chunk_clips, len(self.X)))
+                w, changed = self(idx, k)
+                if changed.any():
+                    yield w[changed], idx[changed]
 
 
 def training_augmentation(model, config: AugmentConfig, seed: int, X: np.ndarray, y: np.ndarray,
                           frame, data_dir) -> tuple[np.ndarray, np.ndarray, dict]:
     """Hook of `train.train_run`: (X, y, extra `fit` kwargs) for an augmented run.
 
-    A model whose `fit` takes an `augmenter` (the torch models) gets one and re-draws every
-    epoch; any other model is trained once on the clean set plus the augmented clips of
-    `config.copies` copies. Backgrounds are the `background` config's TRAINING split (none if it is absent).
+    A model whose `fit` takes an `augmenter` gets one: the torch models re-draw every epoch,
+    the classical models (`models.classical`) add the augmented clips of `config.copies`
+    copies, computing their features chunk by chunk (`Augmenter.copy_chunks`). Any other
+    model (e.g. a plugin's) is trained once on the clean set plus those clips, concatenated
+    here. Backgrounds are the `background` config's TRAINING split (none if it is absent).
     """
     import inspect
 

@@ -118,8 +118,9 @@ def build_corpus_dataset(config: MainJobConfig) -> Path:
     """Steps 1 and 2: the simulated corpus and the dataset with all variants (reused if present)."""
     corpus, data = config.out / "corpus", config.out / "data"
     synthesize_corpus(config.preset, corpus, seed=config.seed, progress=config.progress)
+    # the engine decodes too (the build's parameters, hence its reuse, do not depend on it)
     build = BuildConfig(sources=(("sim", str(corpus)),), out_dir=str(data), seed=config.seed, variants=tuple(ALL),
-                        overwrite=True)
+                        overwrite=True, engine=config.engine, ray_address=config.ray_address or "")
     manifest = data / "manifest.json"
     if manifest.is_file() and json.loads(manifest.read_text()).get("parameters") == build.parameters():
         log.info("reusing the dataset in %s (same build parameters)", data)
@@ -131,9 +132,11 @@ def build_corpus_dataset(config: MainJobConfig) -> Path:
 def run_main(config: MainJobConfig = MainJobConfig()) -> MainJobResult:
     """Run the main job; see the module docstring."""
     timings, start = {}, time.perf_counter()
-    data = build_corpus_dataset(config)
-    timings["corpus and dataset"] = time.perf_counter() - start
     with make_engine(config.engine, ray_address=config.ray_address) as engine:
+        if config.engine == "ray":
+            engine.connect()  # the build's Ray tasks then run on the Ray this engine owns (and shuts down)
+        data = build_corpus_dataset(config)
+        timings["corpus and dataset"] = time.perf_counter() - start
         common = dict(models=list(config.models) if not isinstance(config.models, str) else config.models,
                       seeds=config.seeds, out_dir=config.board, overwrite=config.overwrite,
                       profile=config.baseline_profile, preset=config.preset, runs_dir=config.out / "runs",

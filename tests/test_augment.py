@@ -174,6 +174,7 @@ def test_classical_run_trains_on_augmented_copies(fake_data, tmp_path, monkeypat
 
     sizes = []
     original = LDAClassifier.fit
+    # a fit without an `augmenter` argument (a plugin's model) gets the clips and copies concatenated
     monkeypatch.setattr(LDAClassifier, "fit", lambda self, X, y, *a, **k: (sizes.append(len(X)), original(self, X, y))[1])
     train_run(fake_data["dir"], "lda", "category", 0, tmp_path / "r", {"augment": {"copies": 2, "p": 1.0, "gain_p": 1.0}}, progress=False)
     config = json.loads((tmp_path / "r" / "config.json").read_text())
@@ -181,6 +182,42 @@ def test_classical_run_trains_on_augmented_copies(fake_data, tmp_path, monkeypat
     # with p < 1 only the clips a copy changed are added
     train_run(fake_data["dir"], "lda", "category", 0, tmp_path / "h", {"augment": {"copies": 2, "p": 0.5, "gain_p": 1.0}}, progress=False)
     assert config["n_train"] < sizes[1] < 3 * config["n_train"]
+    # the package's classical models take the augmenter and featurise the copies themselves
+    monkeypatch.setattr(LDAClassifier, "fit", original)
+    svm = train_run(fake_data["dir"], "svm", "category", 0, tmp_path / "s",
+                    {"augment": {"copies": 2, "p": 1.0, "gain_p": 1.0}}, progress=False)
+    assert svm.model.scaler_.n_samples_seen_ == 3 * config["n_train"]
+
+
+@pytest.mark.parametrize("name", ["svm", "lda", "gmm"])
+def test_classical_fit_on_copies_chunk_by_chunk_equals_the_concatenated_fit(name, monkeypatch):
+    """Issue 14: the classical models featurise the augmented copies a chunk at a time instead of
+    training on [clips; copies] concatenated; the features, their order and the model are the same."""
+    import gunshot_bench.augment as augment
+    from gunshot_bench.checkpoint import estimator_state
+    from gunshot_bench.models import get
+    from synth_clips import make_dataset
+
+    X, y = make_dataset(8, [0, 1, 2], seed=0, tag="copies")
+    background = np.stack([noise(("copies-bg", k), level=0.02) for k in range(3)])
+    cfg = AugmentConfig(copies=2, p=0.7, codec_p=0.0)  # no MP3: same path, faster test
+    augmenter = Augmenter(cfg, 0, X, [f"clip{i}" for i in range(len(X))], background)
+    extra, source = augmenter.copies()
+    assert len(X) < len(X) + len(extra) < 3 * len(X)  # some clips changed in each copy, not all
+    before = get(name, random_state=0).fit(np.concatenate([X, extra]), np.concatenate([y, y[source]]))
+    monkeypatch.setattr(augment, "COPY_CHUNK_CLIPS", 5)  # several chunks per copy, some with no changed clip
+    assert len(list(augmenter.copy_chunks())) > 2 * cfg.copies
+    after = get(name, random_state=0).fit(X, y, augmenter=augmenter)
+    assert before._estimators().keys() == after._estimators().keys()
+    for key, est in before._estimators().items():
+        scalars, arrays = estimator_state(est)
+        scalars_after, arrays_after = estimator_state(after._estimators()[key])
+        assert scalars == scalars_after, key
+        assert arrays.keys() == arrays_after.keys() and arrays, key
+        for field, value in arrays.items():
+            np.testing.assert_array_equal(value, arrays_after[field], err_msg=f"{key}.{field}")
+    X_test, _ = make_dataset(2, [0, 1, 2], seed=1, tag="copies-test")
+    np.testing.assert_array_equal(before.predict_proba(X_test), after.predict_proba(X_test))
 
 
 def test_baseline_augment_tables_and_profiles(tmp_path):

@@ -49,5 +49,10 @@ def test_ray_build_is_byte_identical_to_the_local_build(dup_corpus, tmp_path, lo
 
 
 def test_unknown_engine_is_refused_in_one_line(dup_corpus, tmp_path):  # noqa: F811
-    with pytest.raises(ValueError, match="unknown engine 'spark'"):
+    from gunshot_bench.errors import UserError
+
+    # a user error (one line in the CLI, exit code 2), not a plain ValueError that shows a traceback
+    with pytest.raises(UserError, match=r"^unknown engine 'spark'; choose one of local, ray$"):
         BuildConfig(sources=(("folder", str(dup_corpus)),), out_dir=str(tmp_path / "x"), engine="spark")
+    with pytest.raises(UserError, match=r"^no sources: pass at least one --source KIND=PATH$"):
+        BuildConfig(sources=(), out_dir=str(tmp_path / "x"))

@@ -8,34 +8,18 @@ requires every result file to be the same apart from timings, dates and the comm
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import sys
 
 import pytest
 
 from gunshot_bench.dataset.build import BuildConfig, build_dataset
 from gunshot_bench.evaluation.engine import LocalEngine, make_engine
-from gunshot_bench.evaluation.jobs import Job, Resources
+from gunshot_bench.evaluation.jobs import Job
 from gunshot_bench.protocols.leaderboard import run_leaderboard
 from gunshot_bench.repro_slice import comparable
 from gunshot_bench.sim import synthesize_corpus
 
-
-@dataclass(frozen=True)
-class Square:
-    x: int
-
-    @property
-    def label(self) -> str:
-        return f"square/{self.x}"
-
-    @property
-    def resources(self) -> Resources:
-        return Resources(cpus=1, memory_bytes=2**28)
-
-    def run(self) -> int:
-        if self.x < 0:
-            raise ValueError(f"negative: {self.x}")
-        return self.x * self.x
+from engine_jobs import KillItself, Square
 
 
 def test_local_engine_collects_values_and_errors_by_label():
@@ -44,6 +28,17 @@ def test_local_engine_collects_values_and_errors_by_label():
     values, errors = LocalEngine(workers=1).run(jobs, progress=False)
     assert values == {"square/2": 4, "square/3": 9}
     assert errors == {"square/-1": "ValueError: negative: -1"}
+
+
+def test_local_engine_survives_a_killed_worker():
+    clean = [Square(2), Square(-1), Square(3), Square(4), Square(5)]
+    with_killer = clean[:2] + [KillItself()] + clean[2:]
+    expected, expected_errors = LocalEngine(workers=2).run(clean, progress=False, pool=True)
+    values, errors = LocalEngine(workers=2).run(with_killer, progress=False, pool=True)
+    # every other job still ran, in a fresh worker where needed, and gave what it gives without the killer
+    assert values == expected == {"square/2": 4, "square/3": 9, "square/4": 16, "square/5": 25}
+    assert errors == {**expected_errors, "killed": "worker died (signal 9, SIGKILL; likely out of memory)"}
+    assert expected_errors == {"square/-1": "ValueError: negative: -1"}  # raised in a worker, reported alike
 
 
 def test_unknown_engine_is_a_user_error():
@@ -85,3 +80,52 @@ def test_ray_engine_gives_the_local_engines_results(tiny_data, tmp_path):
         assert got[name] == expected[name], name
     # the trained runs were Ray's own (not the local engine's, which sit in another folder)
     assert list((tmp_path / "ray" / "runs").rglob("config.json"))
+
+
+KILLER_MODEL = """
+import os
+import signal
+
+from gunshot_bench.models import register
+from gunshot_bench.models.base import BaseModel
+
+
+@register("oom_victim")
+class OomVictim(BaseModel):
+    def __init__(self, random_state: int = 0):
+        self.random_state = random_state
+
+    def fit(self, X, y, X_val=None, y_val=None):
+        os.kill(os.getpid(), signal.SIGKILL)  # what the out-of-memory killer does to a fit
+"""
+
+
+@pytest.fixture
+def killer_plugin(tmp_path):
+    from gunshot_bench import plugins
+    from gunshot_bench.models import registry
+
+    folder = tmp_path / "plugin"
+    folder.mkdir()
+    (folder / "oom_victim.py").write_text(KILLER_MODEL)
+    (folder / "oom_victim.toml").write_text('name = "oom_victim"\nmodel = "oom_victim"\ntasks = ["model"]\n'
+                                            'description = "killed in fit"\n')
+    plugins.load_plugin(str(folder / "oom_victim.py"))
+    yield
+    registry._REGISTRY.pop("oom_victim", None)
+    sys.modules.pop("oom_victim", None)
+    plugins._PLUGIN_DIRS.clear()
+    plugins._LOADED_SPECS.clear()
+
+
+def test_leaderboard_records_a_killed_training_and_scores_the_rest(tiny_data, tmp_path, killer_plugin):
+    kwargs = dict(seeds=1, profile="small", preset="tiny", tasks=("model",), protocols=("grouped",),
+                  references=False, progress=False, render=False)
+    alone = run_leaderboard(tiny_data, models=["svm"], out_dir=tmp_path / "alone", engine=LocalEngine(workers=2),
+                            **kwargs)
+    board = run_leaderboard(tiny_data, models=["svm", "oom_victim"], out_dir=tmp_path / "board",
+                            engine=LocalEngine(workers=2), **kwargs)
+    assert [(f.part, f.error, f.entry, f.seed) for f in board.failed] == [
+        ("oom_victim/model", "seed0: worker died (signal 9, SIGKILL; likely out of memory)", "oom_victim", 0)]
+    assert not alone.failed and [p.name for p in board.written] == [p.name for p in alone.written]
+    assert _results(tmp_path / "board") == _results(tmp_path / "alone")  # the svm, as if nothing had died

@@ -99,12 +99,38 @@ def test_dead_hung_and_oom_workers_fail_only_their_item():
     items = [1, "die", 2, "hang", 3, "oom", 4]
     out = dict(run_isolated(_double_or_misbehave, items, workers=2, timeout_s=3, memory=memory))
     assert [out[i] for i in (0, 2, 4, 6)] == [2, 4, 6, 8]
-    assert out[1] == Failed("worker died: likely out of memory (killed by SIGKILL)")
+    assert out[1] == Failed("worker died (signal 9, SIGKILL; likely out of memory)")
     assert out[3].reason.startswith("timed out after 3 s")
     assert "out of memory" in out[5].reason
     figures = memory.as_dict()
     assert figures["worker_peak_rss_mb"] > 1 and figures["parent_peak_rss_mb"] > 1
     assert figures["workers_started"] >= 3  # the two replaced workers are fresh processes
+
+
+def _timed_nap(item):
+    start = time.monotonic()  # CLOCK_MONOTONIC: one clock for every process of the machine
+    time.sleep(0.4)
+    return start, time.monotonic()
+
+
+def _overlaps(spans) -> int:
+    spans = sorted(spans)
+    return sum(b[0] < a[1] for a, b in zip(spans, spans[1:]))
+
+
+def test_a_memory_budget_keeps_two_large_items_apart():
+    # costs 6 + 6 exceed the budget 10: those two never run together; 6 + 3 fits, and so
+    # does an item that alone exceeds the budget (it runs alone rather than never)
+    costs = {"a": 6, "b": 6, "c": 3, "huge": 20}
+    out = dict(run_isolated(_timed_nap, ["a", "b", "c", "huge"], workers=2, cost=costs.get, budget=10))
+    spans = {name: out[i] for i, name in enumerate(["a", "b", "c", "huge"])}
+    assert _overlaps([spans["a"], spans["b"]]) == 0
+    assert _overlaps([spans["huge"], spans["a"]]) == _overlaps([spans["huge"], spans["b"]]) == 0
+    assert _overlaps([spans["huge"], spans["c"]]) == 0
+    assert _overlaps([spans["b"], spans["c"]]) == 1  # 6 + 3 within the budget: side by side
+    # without a budget the two workers run the first two items side by side
+    free = dict(run_isolated(_timed_nap, ["a", "b"], workers=2))
+    assert _overlaps(free.values()) == 1
 
 
 def test_a_bug_in_a_worker_keeps_its_traceback():
@@ -130,7 +156,7 @@ def test_build_survives_a_killed_and_a_hung_worker(tmp_path, monkeypatch):
     summary = build_dataset(BuildConfig(sources=(("folder", str(root)),), out_dir=str(out), workers=2,
                                         file_timeout_s=4), progress=False)
     files = {e["rel_path"]: e for e in json.loads((out / "build_report.json").read_text())["files"]}
-    assert files["glock_17/die.wav"]["reason"].startswith("worker died: likely out of memory")
+    assert files["glock_17/die.wav"]["reason"] == "worker died (signal 9, SIGKILL; likely out of memory)"
     assert files["glock_17/hang.wav"]["reason"].startswith("timed out after 4 s")
     assert files["glock_17/good0.wav"]["status"] == files["glock_17/good1.wav"]["status"] == "included"
     memory = json.loads((out / "build_report.json").read_text())["memory"]

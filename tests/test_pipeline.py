@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import torch
 
 from gunshot_bench.cli import main
 from gunshot_bench.evaluation.entries import resolve_entries
+from gunshot_bench.evaluation.jobs import Failure
 from gunshot_bench.pipeline import MainJobConfig, run_main, summary_text
 from gunshot_bench.results import load_results
 from gunshot_bench.rng import derive_rng
@@ -151,7 +153,8 @@ def test_run_command_maps_flags_onto_the_job_config(monkeypatch, capsys):
     import gunshot_bench.pipeline as pipeline
 
     seen = {}
-    monkeypatch.setattr(pipeline, "run_main", lambda config: seen.setdefault("config", config))
+    job_result = SimpleNamespace(failed=[])
+    monkeypatch.setattr(pipeline, "run_main", lambda config: (seen.setdefault("config", config), job_result)[1])
     monkeypatch.setattr(pipeline, "summary_text", lambda result: "SUMMARY")
     assert main(["run", "--preset", "tiny", "--out", "somewhere", "--seeds", "2", "--models", "svm,cnn",
                  "--no-robustness"]) == 0
@@ -161,8 +164,47 @@ def test_run_command_maps_flags_onto_the_job_config(monkeypatch, capsys):
     assert MainJobConfig(preset="paper").baseline_profile is None
     assert str(MainJobConfig().out) == "runs/small"  # the README's first command writes under runs/
     assert "SUMMARY" in capsys.readouterr().out
+    # a part that failed (e.g. a training whose worker died) makes the exit code non-zero
+    job_result.failed = [Failure("svm/model", "seed0: worker died (signal 9, SIGKILL; likely out of memory)")]
+    assert main(["run", "--preset", "tiny", "--out", "somewhere"]) == 1
     with pytest.raises(ValueError, match="unknown preset 'huge'"):
         MainJobConfig(preset="huge")
+
+
+def test_run_with_ray_builds_on_the_engines_ray(monkeypatch, tmp_path):
+    """`run --engine ray` hands the engine to the build step too, on the Ray the engine owns."""
+    import gunshot_bench.pipeline as pipeline
+
+    events = []
+
+    class FakeEngine:
+        def connect(self):
+            events.append("connect")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            events.append("close")
+
+    class Stop(Exception):
+        pass
+
+    def fake_build(config, progress=True):
+        events.append(("build", config.engine, config.ray_address))
+        raise Stop
+
+    monkeypatch.setattr(pipeline, "make_engine", lambda name, ray_address=None: FakeEngine())
+    monkeypatch.setattr(pipeline, "synthesize_corpus", lambda preset, root, **k: root.mkdir(parents=True, exist_ok=True))
+    monkeypatch.setattr(pipeline, "build_dataset", fake_build)
+    with pytest.raises(Stop):
+        run_main(MainJobConfig(preset="tiny", out_dir=str(tmp_path), engine="ray", ray_address="auto",
+                               progress=False))
+    assert events == ["connect", ("build", "ray", "auto"), "close"]
+    events.clear()
+    with pytest.raises(Stop):
+        run_main(MainJobConfig(preset="tiny", out_dir=str(tmp_path), progress=False))
+    assert events == [("build", "local", ""), "close"]
 
 
 @pytest.mark.parametrize("preset, robustness_seeds", [("small", 1), ("paper", 3)])

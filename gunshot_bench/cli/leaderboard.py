@@ -47,6 +47,7 @@ def run(args) -> int:
     from gunshot_bench.protocols.leaderboard import run_leaderboard
 
     out = Path(args.out)
+    failed = []
     if args.render_only:
         rendered = render_leaderboard(out / "results", out)
     else:
@@ -64,10 +65,11 @@ def run(args) -> int:
                                      progress=not args.no_progress, engine=engine)
         rendered = result.rendered
         print(f"{len(result.written)} results written, {len(result.skipped)} kept from earlier runs")
-        for failure in result.failed:
+        failed = result.failed
+        for failure in failed:
             print(f"failed: {failure}")
     print(report(rendered))
-    return 0
+    return 1 if failed else 0  # each part that failed is printed above
 
 
 def verify_unless_told(args) -> None:

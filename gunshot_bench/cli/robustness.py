@@ -35,4 +35,4 @@ def run(args) -> int:
     for failure in result.failed:
         print(f"not scored: {failure}")
     print(report(result.rendered))
-    return 0
+    return 1 if result.failed else 0  # each part that failed is printed above

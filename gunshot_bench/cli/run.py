@@ -34,5 +34,6 @@ def run(args) -> int:
                            seed=args.seed, seeds=args.seeds, models=args.models,
                            robustness=not args.no_robustness, overwrite=args.overwrite,
                            progress=not args.no_progress, engine=args.engine, ray_address=args.ray_address)
-    print(summary_text(run_main(config)))
-    return 0
+    result = run_main(config)
+    print(summary_text(result))
+    return 1 if result.failed else 0  # the summary names each part that failed

@@ -84,9 +84,9 @@ class BuildConfig:
 
     def __post_init__(self):
         if self.engine not in ENGINES:
-            raise ValueError(f"unknown engine '{self.engine}'; choose one of {', '.join(ENGINES)}")
+            raise errors.UserError(f"unknown engine '{self.engine}'; choose one of {', '.join(ENGINES)}")
         if not self.sources:
-            raise ValueError("no sources: pass at least one --source KIND=PATH")
+            raise errors.UserError("no sources: pass at least one --source KIND=PATH")
         for kind, path in self.sources:
             if kind not in SOURCE_KINDS:
                 raise errors.UserError(f"unknown source kind '{kind}'; known kinds: {', '.join(SOURCE_KINDS)}")

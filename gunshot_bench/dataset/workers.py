@@ -1,11 +1,13 @@
-"""Run one job per item in worker processes that may die or hang without taking the build along.
+"""Run one job per item in worker processes that may die or hang without taking the caller along.
 
 `multiprocessing.Pool` waits for ever when the kernel's out-of-memory killer ends a worker,
 and `concurrent.futures` fails every pending job at once without saying which one killed
 it. Here each worker takes one item at a time over its own pipe, so a death is pinned on the
-item it was working on: that item is reported failed ("worker died: likely out of memory"),
-a fresh worker takes its place, and the rest go on. An item that runs past `timeout_s` is
-killed the same way. Each worker reports its peak resident memory with every result.
+item it was working on: that item is reported failed ("worker died (signal 9, SIGKILL; likely
+out of memory)"), a fresh worker takes its place, and the rest go on. An item that runs past
+`timeout_s` is killed the same way. Each worker reports its peak resident memory with every
+result. The build decodes files this way, and the local evaluation engine
+(`evaluation.engine.LocalEngine`) runs its trainings this way.
 """
 
 from __future__ import annotations
@@ -76,17 +78,19 @@ def _serve(func: Callable, conn) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx, func: Callable):
+    def __init__(self, ctx, func: Callable, daemon: bool = True):
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(func, child), daemon=True)
+        self.process = ctx.Process(target=_serve, args=(func, child), daemon=daemon)
         self.process.start()
         child.close()
         self.job: int | None = None
         self.deadline = float("inf")
         self.peak_mb = 0.0
+        self.cost = 0
 
-    def give(self, index: int, item, timeout_s: float) -> None:
-        self.job, self.deadline = index, time.monotonic() + timeout_s
+    def give(self, index: int, item, timeout_s: float | None, cost: int = 0) -> None:
+        self.job, self.cost = index, cost
+        self.deadline = float("inf") if timeout_s is None else time.monotonic() + timeout_s
         self.conn.send((index, item))
 
     def stop(self, kill: bool = False) -> None:
@@ -104,24 +108,39 @@ class _Worker:
         self.conn.close()
 
 
-def _death_reason(exitcode: int | None) -> str:
+def death_reason(exitcode: int | None) -> str:
+    """Why a worker process ended mid-item, from its exit code (negative: the signal that killed it).
+
+    SIGKILL is what the kernel's out-of-memory killer sends, hence the hint; another signal
+    (e.g. SIGSEGV, a crash in native code) or an exit code gets no guess.
+    """
     if exitcode is not None and exitcode < 0:
         try:
             name = signal.Signals(-exitcode).name
         except ValueError:
-            name = f"signal {-exitcode}"
-        return f"worker died: likely out of memory (killed by {name})"
-    return f"worker died: likely out of memory (exit code {exitcode})"
+            name = "unknown signal"
+        hint = "; likely out of memory" if -exitcode == signal.SIGKILL else ""
+        return f"worker died (signal {-exitcode}, {name}{hint})"
+    return f"worker died (exit code {exitcode})"
 
 
-def run_isolated(func: Callable, items: Iterable, workers: int = 1, timeout_s: float = 3600.0,
-                 memory: MemoryUse | None = None) -> Iterator[tuple[int, object]]:
+def run_isolated(func: Callable, items: Iterable, workers: int = 1, timeout_s: float | None = 3600.0,
+                 memory: MemoryUse | None = None, *, start_method: str = "fork", daemon: bool = True,
+                 cost: Callable[[object], int] | None = None,
+                 budget: int | None = None) -> Iterator[tuple[int, object]]:
     """Yield (index, func(item) or Failed) for every item, in completion order.
 
-    `func` runs in forked worker processes; an exception other than MemoryError is a bug and
-    is raised here with the worker's traceback text. Peak memory lands in `memory`.
+    `func` runs in worker processes (`start_method` "fork", or "spawn" for a fresh interpreter;
+    non-`daemon` workers may start processes of their own); an exception other than MemoryError
+    is a bug and is raised here with the worker's traceback text. `timeout_s` None: no limit.
+    Peak memory lands in `memory`.
+
+    With `cost` and `budget`, an item starts only while the costs of the items running, its
+    own included, stay within `budget` (e.g. declared memory against the memory available):
+    the next item waits for running ones to finish, and an item that alone exceeds the budget
+    runs alone. Items start in their order either way.
     """
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context(start_method)
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     # Items are drawn as workers take them, never listed: a build's records stay on disk.
     todo = enumerate(items)
@@ -132,7 +151,12 @@ def run_isolated(func: Callable, items: Iterable, workers: int = 1, timeout_s: f
 
     def start() -> _Worker:
         memory.started += 1
-        return _Worker(ctx, func)
+        return _Worker(ctx, func, daemon)
+
+    def fits(item) -> bool:
+        if cost is None or budget is None or not busy:
+            return True
+        return sum(w.cost for w in pool if w.job is not None) + cost(item) <= budget
 
     pool = [start() for _ in range(len(head))]
     busy = 0
@@ -140,12 +164,13 @@ def run_isolated(func: Callable, items: Iterable, workers: int = 1, timeout_s: f
     try:
         while nxt is not None or busy:
             for w in pool:
-                if w.job is None and nxt is not None:
-                    w.give(*nxt, timeout_s)
+                if w.job is None and nxt is not None and fits(nxt[1]):
+                    w.give(*nxt, timeout_s, 0 if cost is None else cost(nxt[1]))
                     nxt = next(todo, None)
                     busy += 1
             active = [w for w in pool if w.job is not None]
-            wait_s = max(0.0, min(w.deadline for w in active) - time.monotonic())
+            soonest = min(w.deadline for w in active)
+            wait_s = None if soonest == float("inf") else max(0.0, soonest - time.monotonic())
             ready = set(wait([w.conn for w in active] + [w.process.sentinel for w in active], timeout=wait_s))
             for i, w in enumerate(pool):
                 if w.job is None:
@@ -164,7 +189,7 @@ def run_isolated(func: Callable, items: Iterable, workers: int = 1, timeout_s: f
                         outcome = (index, value)
                 if outcome is None and (w.process.sentinel in ready or not w.process.is_alive()):
                     w.process.join()
-                    outcome = (w.job, Failed(_death_reason(w.process.exitcode)))
+                    outcome = (w.job, Failed(death_reason(w.process.exitcode)))
                     w.conn.close()
                     pool[i] = w = start()
                 elif outcome is None and time.monotonic() >= w.deadline:
@@ -173,7 +198,7 @@ def run_isolated(func: Callable, items: Iterable, workers: int = 1, timeout_s: f
                     outcome = (job, Failed(f"timed out after {timeout_s:g} s (the per-file limit); worker stopped"))
                     pool[i] = w = start()
                 if outcome is not None:
-                    w.job, w.deadline = None, float("inf")
+                    w.job, w.deadline, w.cost = None, float("inf"), 0
                     busy -= 1
                     yield outcome
     finally:

@@ -6,7 +6,11 @@ that fails never stops the others. Results do not depend on the engine: every jo
 and fixes its own thread count, and its outputs go to the paths it was given.
 
 - `LocalEngine(workers)`: trainings in `workers` spawned processes (two on two cores),
-  other jobs (scoring) in this process, as before Ray existed. Needs nothing.
+  other jobs (scoring) in this process, as before Ray existed. Needs nothing. A worker that
+  dies (e.g. killed by the out-of-memory killer) fails only its own job, "worker died
+  (signal 9, SIGKILL; likely out of memory)": a fresh worker takes its place and the other
+  jobs still run. Two jobs whose declared memory together exceeds the memory available when
+  the run starts are not run side by side.
 - `RayEngine(address)`: every job is a Ray task declaring its CPUs and memory. With an
   address (or `RAY_ADDRESS`) it joins that cluster; without one it starts a local Ray with
   this machine's cores (no dashboard, a capped object store). The package and the data must
@@ -16,16 +20,15 @@ and fixes its own thread count, and its outputs go to the paths it was given.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
 from gunshot_bench import plugins
+from gunshot_bench.dataset.workers import Failed, run_isolated
 from gunshot_bench.errors import UserError
 from gunshot_bench.evaluation.jobs import GIB, Job, error_text
 
@@ -56,6 +59,33 @@ def _run_job(job: Job, plugin_specs: tuple[str, ...] = ()) -> Any:
     return job.run()
 
 
+def _run_job_caught(item: tuple[Job, tuple[str, ...]]) -> tuple[bool, Any]:
+    """What a local worker process runs: (True, value), or (False, "TypeName: message") for a
+    job that raised (reported like a job run in this process; the worker lives on)."""
+    job, plugin_specs = item
+    try:
+        return True, _run_job(job, plugin_specs)
+    except Exception as exc:  # noqa: BLE001 - one job that fails must not stop the rest
+        log.debug("%s failed", job.label, exc_info=True)
+        return False, error_text(exc)
+
+
+def available_memory_bytes() -> int | None:
+    """The kernel's estimate of memory available to new work (MemAvailable); None if unknown.
+
+    Read from /proc/meminfo by hand: the standard library has no portable call for it and
+    psutil is not a dependency.
+    """
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 class LocalEngine:
     """Jobs in this process, or in a pool of spawned processes (`pool=True`, e.g. trainings)."""
 
@@ -83,17 +113,27 @@ class LocalEngine:
                     errors[job.label] = error_text(exc)
                 bar.update()
         else:
-            ctx = multiprocessing.get_context("spawn")  # no forked torch state in the workers
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as executor:
-                futures = {executor.submit(_run_job, job, plugins.loaded_specs()): job for job in jobs}
-                for fut in as_completed(futures):
-                    job = futures[fut]
-                    try:
-                        values[job.label] = fut.result()
-                        bar.set_postfix_str(job.label)
-                    except Exception as exc:  # noqa: BLE001
-                        errors[job.label] = error_text(exc)
-                    bar.update()
+            # One job per worker at a time over its own pipe (`dataset.workers`, as the build
+            # does): a worker killed mid-job fails that job only, where a ProcessPoolExecutor
+            # would fail every pending job with BrokenProcessPool.
+            specs = plugins.loaded_specs()
+            budget = available_memory_bytes()
+            if budget is not None:
+                log.debug("local engine: %.1f GiB available for jobs side by side", budget / GIB)
+            outcomes = run_isolated(_run_job_caught, [(job, specs) for job in jobs], workers=workers,
+                                    timeout_s=None, start_method="spawn",  # no forked torch state
+                                    daemon=False,  # a job may start processes of its own
+                                    cost=lambda item: int(item[0].resources.memory_bytes), budget=budget)
+            for index, outcome in outcomes:
+                job = jobs[index]
+                if isinstance(outcome, Failed):  # the worker died: the caller reports it like any failure
+                    errors[job.label] = outcome.reason
+                elif outcome[0]:
+                    values[job.label] = outcome[1]
+                    bar.set_postfix_str(job.label)
+                else:
+                    errors[job.label] = outcome[1]
+                bar.update()
         bar.close()
         return values, errors
 
@@ -137,7 +177,8 @@ class RayEngine:
         self._started = False
         self._remote = None
 
-    def _connect(self):
+    def connect(self):
+        """Join the cluster or start the local Ray (once); returns the `ray` module."""
         if self._ray is not None:
             return self._ray
         ray = _import_ray()
@@ -173,7 +214,7 @@ class RayEngine:
         errors: dict[str, str] = {}
         if not jobs:
             return values, errors
-        ray = self._connect()
+        ray = self.connect()
         specs = plugins.loaded_specs()
         refs = {}
         for job in jobs:

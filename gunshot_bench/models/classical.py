@@ -45,6 +45,23 @@ def _seed(random_state: int, *keys) -> int:
 class _EstimatorsModel(BaseModel):
     """A model made of named fitted estimators in `self._estimators()` (saved as arrays)."""
 
+    @staticmethod
+    def _with_copies(featurize, X, y, augmenter=None) -> tuple[np.ndarray, np.ndarray]:
+        """(features, labels) of the training clips `X`, followed by those of the augmented
+        copies of `augmenter` (`gunshot_bench.augment.Augmenter`; none: `X` only).
+
+        The same rows in the same order as `featurize` of the clips and the copies
+        concatenated (features are per clip), but the copies' waveforms are featurised a chunk
+        at a time and dropped: a fit holds its training split, one chunk of augmented clips
+        and the features, instead of a second and third copy of the split (docs/scaling.md).
+        """
+        y = np.asarray(y)
+        feats, labels = [featurize(X)], [y]
+        for waves, source in (augmenter.copy_chunks() if augmenter is not None else ()):
+            feats.append(featurize(waves))
+            labels.append(y[source])
+        return np.concatenate(feats), np.concatenate(labels)
+
     def _estimators(self) -> dict:
         raise NotImplementedError
 
@@ -83,9 +100,9 @@ class SVMClassifier(_EstimatorsModel):
         self.n_mfcc = n_mfcc
         self.random_state = random_state
 
-    def fit(self, X, y, X_val=None, y_val=None):
+    def fit(self, X, y, X_val=None, y_val=None, augmenter=None):
+        Z, y = self._with_copies(self._stats, X, y, augmenter)
         self._set_classes(y)
-        Z = mfcc_stats(X, n_mfcc=self.n_mfcc)
         self.scaler_ = StandardScaler().fit(Z)
         with warnings.catch_warnings():
             # scikit-learn 1.9 deprecates probability=True (removal in 1.11) in favour of
@@ -97,8 +114,11 @@ class SVMClassifier(_EstimatorsModel):
             self.svc_.fit(self.scaler_.transform(Z), np.asarray(y, dtype=np.int64))
         return self
 
+    def _stats(self, X):
+        return mfcc_stats(X, n_mfcc=self.n_mfcc)
+
     def predict_proba(self, X):
-        return self.svc_.predict_proba(self.scaler_.transform(mfcc_stats(X, n_mfcc=self.n_mfcc)))
+        return self.svc_.predict_proba(self.scaler_.transform(self._stats(X)))
 
     def _estimators(self):
         return {"scaler": self.scaler_, "svc": self.svc_}
@@ -116,10 +136,11 @@ class LDAClassifier(_EstimatorsModel):
         self.n_mfcc = n_mfcc
         self.random_state = random_state  # unused: LDA is deterministic; kept for the interface
 
-    def fit(self, X, y, X_val=None, y_val=None):
+    def fit(self, X, y, X_val=None, y_val=None, augmenter=None):
+        Z, y = self._with_copies(lambda x: mfcc_stats(x, n_mfcc=self.n_mfcc), X, y, augmenter)
         self._set_classes(y)
         self.lda_ = LinearDiscriminantAnalysis(solver="lsqr", shrinkage=self.shrinkage)
-        self.lda_.fit(mfcc_stats(X, n_mfcc=self.n_mfcc), np.asarray(y, dtype=np.int64))
+        self.lda_.fit(Z, np.asarray(y, dtype=np.int64))
         return self
 
     def predict_proba(self, X):
@@ -146,17 +167,21 @@ class _PerClassLikelihood(_EstimatorsModel):
         raise NotImplementedError
 
     def _frames(self, X, fit_scaler: bool = False) -> np.ndarray:
+        return self._standardise(mfcc_frames(X, n_mfcc=self.n_mfcc), fit_scaler)
+
+    def _standardise(self, frames: np.ndarray, fit_scaler: bool = False) -> np.ndarray:
         # Standardised float64 frames: raw MFCCs span very different scales (c0 ~ -500) and
         # silent stretches repeat one frame, which makes float32 covariances singular.
-        frames = mfcc_frames(X, n_mfcc=self.n_mfcc).astype(np.float64)
+        frames = frames.astype(np.float64)
         n, t, d = frames.shape
         if fit_scaler:
             self.scaler_ = StandardScaler().fit(frames.reshape(-1, d))
         return self.scaler_.transform(frames.reshape(-1, d)).reshape(n, t, d)
 
-    def fit(self, X, y, X_val=None, y_val=None):
+    def fit(self, X, y, X_val=None, y_val=None, augmenter=None):
+        frames, y = self._with_copies(lambda x: mfcc_frames(x, n_mfcc=self.n_mfcc), X, y, augmenter)
         y_idx = self._set_classes(y)
-        frames = self._frames(X, fit_scaler=True)
+        frames = self._standardise(frames, fit_scaler=True)
         self.per_class_ = [self._fit_one(self._make(int(c)), frames[y_idx == i])
                            for i, c in enumerate(self.classes_)]
         return self
