@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -100,7 +101,11 @@ def oracle_proba(train_df: pd.DataFrame, y_train: np.ndarray, test_df: pd.DataFr
         return out
     # A forest: scale-free, handles missing values natively, and fits from a few rows per class.
     clf = RandomForestClassifier(n_estimators=300, random_state=seed, n_jobs=1)
-    clf.fit(oracle_features(train_df, derive_rng(seed, "oracle", "train")), y_train)
+    with warnings.catch_warnings():
+        # With a few rows per class (the `tiny` preset: 3 per model) every one of the 300 trees
+        # warns that y "could represent a regression problem"; the labels are classes here.
+        warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%")
+        clf.fit(oracle_features(train_df, derive_rng(seed, "oracle", "train")), y_train)
     if len(test_df):
         out[:, clf.classes_] = clf.predict_proba(oracle_features(test_df, derive_rng(seed, "oracle", "test")))
     return out
