@@ -13,8 +13,9 @@ def add_parser(subparsers) -> None:
         description="Train and score each entry of gunshot_bench/baselines/ on each of its tasks (one result JSON per "
                     "entry, task and dataset config; existing results are kept unless --overwrite), then "
                     "render LEADERBOARD.md, a static index.html and PNG plots from every result under OUT/results. "
-                    "Measured on 2 shared cores (docs/performance.md): every entry x 3 seeds took 17.8 min on "
-                    "the small preset's dataset and 44.1 min on paper's.")
+                    "Measured on 2 quiet cores (docs/performance.md): every entry x 3 seeds took 5.3 min on "
+                    "the small preset's dataset (without the aiSFX entries); on paper's, the torch entries "
+                    "alone take hours (study A's 60-epoch protocol).")
     p.add_argument("--data", help="built dataset folder (not needed with --render-only)")
     add_entry_options(p)
     p.add_argument("--render-only", action="store_true", help="only render OUT/results into the page and plots")
