@@ -9,9 +9,9 @@ local engine's apart from timings and dates. Speed-up = Ray 1 CPU wall / Ray 2 C
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -36,7 +36,11 @@ def _results(root: Path) -> dict:
 
 
 def main() -> None:
-    data, out = Path(sys.argv[1]), Path(sys.argv[2])
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("data", type=Path, help="a built `small` dataset (e.g. runs/small/data)")
+    ap.add_argument("out", type=Path, help="a new folder for the three leaderboards")
+    args = ap.parse_args()
+    data, out = args.data, args.out
     rows = []
     for name, kw in [("local", {"workers": 2}), ("ray1", {"ray_cpus": 1}), ("ray2", {"ray_cpus": 2})]:
         load, start = os.getloadavg()[0], time.perf_counter()
