@@ -204,10 +204,24 @@ def check_finite_and_audible(samples: np.ndarray) -> None:
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
-    """Average the channels of a [frames, channels] array to float32 [frames]."""
+    """Average the channels of a [frames, channels] array to float32 [frames].
+
+    Values are numpy's `samples.mean(axis=1, dtype=np.float32)`, bit for bit (tested). For
+    float32 input of up to 7 channels the channels are added in numpy's own order (from 0.0,
+    one after another: its pairwise summation only starts at 8) and divided by their count:
+    numpy's reduction over a short axis is slow (~17 ms against 0.5 ms per 5 s block of 48 kHz
+    stereo, some 12 s of CPU per hour of audio in `predict` and the build).
+    """
     if samples.ndim == 1:
         return samples.astype(np.float32, copy=False)
-    return samples.mean(axis=1, dtype=np.float32)
+    n = samples.shape[1]
+    if samples.dtype != np.float32 or n >= 8:  # float64 sums differ when cast early
+        return samples.mean(axis=1, dtype=np.float32)
+    acc = samples[:, 0] + np.float32(0)  # a new array; -0.0 becomes 0.0 as in numpy's reduction
+    for k in range(1, n):
+        acc += samples[:, k]
+    acc /= np.float32(n)
+    return acc
 
 
 def resample(x: np.ndarray, sample_rate: int, target_rate: int = TARGET_SAMPLE_RATE) -> np.ndarray:

@@ -85,3 +85,15 @@ def test_float_wav_with_nan_decodes_then_fails_validation(tmp_path):
     path = write(tmp_path / "nan.wav", x, subtype="FLOAT")
     with pytest.raises(audio.AudioError, match="NaN"):
         audio.check_finite_and_audible(audio.decode(path).samples)
+
+
+@pytest.mark.parametrize("channels", range(1, 10))
+def test_to_mono_is_numpys_mean_bit_for_bit(channels):
+    rng = np.random.default_rng(channels)
+    block = (rng.standard_normal((48_001, channels)) * rng.uniform(0, 2, channels)).astype(np.float32)
+    block[::7] = -0.0  # numpy's reduction turns -0.0 into 0.0: so must the fast path
+    expected = block.mean(axis=1, dtype=np.float32)
+    assert np.array_equal(audio.to_mono(block).view(np.int32), expected.view(np.int32))
+    wide = block.astype(np.float64)  # other dtypes keep numpy's reduction
+    assert np.array_equal(audio.to_mono(wide), wide.mean(axis=1, dtype=np.float32))
+
