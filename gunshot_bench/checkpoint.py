@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 #: gained `stem_stride` (default 4); a format-1 checkpoint without it used a stride-2 stem, so
 #: reading it with today's defaults would silently build another network.
 FORMAT_VERSION = 2
+#: A saved model's header (models.base) and a torch network's weights (models.torch_base).
+HEADER, WEIGHTS = "model.json", "weights.pt"
 
 
 class CheckpointError(UserError):
@@ -124,6 +126,21 @@ def check_package_version(found: str | None, where: Path) -> None:
         raise ValueError(f"{where}: checkpoint written by gunshot-bench {found}, but this is "
                          f"gunshot-bench {__version__}; retrain the model with this version "
                          f"(or install gunshot-bench=={found})")
+
+
+
+def read_header(directory: Path, model: str | None = None) -> dict:
+    """A saved model's `model.json`, refusing another package version, checkpoint format or
+    (when given) another registered model."""
+    directory = Path(directory)
+    header = read_json(directory / HEADER, expect=dict)
+    check_package_version(header.get("package_version"), directory)
+    if header.get("format_version") != FORMAT_VERSION:
+        raise UserError(f"{directory}: checkpoint format {header.get('format_version')}, but this "
+                         f"version reads format {FORMAT_VERSION}; retrain the model")
+    if model is not None and header.get("model") != model:
+        raise UserError(f"{directory}: holds a {header.get('model')!r} model, not {model!r}")
+    return header
 
 
 _SCALARS = (bool, int, float, str, type(None))

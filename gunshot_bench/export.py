@@ -32,11 +32,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gunshot_bench.checkpoint import WEIGHTS
 from gunshot_bench.errors import UserError
 from gunshot_bench.exported import (INPUT, MANIFEST, ONNX_DIR, OUTPUT, OnnxSession, read_manifest,
                                     runtime_available, sha256_of)
 from gunshot_bench.features import log_stft_shape
-from gunshot_bench.models.torch_base import WEIGHTS, TorchClassifier
+from gunshot_bench.models.torch_base import TorchClassifier
 from gunshot_bench.rng import derive_rng
 
 OPSET = 17

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from gunshot_bench import taxonomy
-from gunshot_bench.checkpoint import FORMAT_VERSION, check_package_version, malformed, read_json
+from gunshot_bench.checkpoint import HEADER, WEIGHTS, check_package_version, malformed, read_header, read_json
 from gunshot_bench.errors import UserError
 from gunshot_bench.features import log_stft
 from gunshot_bench.tasks import Task, get_task
@@ -43,7 +43,6 @@ from gunshot_bench.tasks import Task, get_task
 ONNX_DIR = "onnx"
 MANIFEST = "manifest.json"
 INPUT, OUTPUT = "features", "logits"
-HEADER, WEIGHTS = "model.json", "weights.pt"  # as models.base and models.torch_base write them
 #: The models whose exports this module runs: one network (`model`), or the two-stage model.
 SINGLE = ("audioresnet_flat", "cnn")
 TWO_STAGE = "audioresnet_two_stage"
@@ -217,19 +216,6 @@ def read_run_config(run_dir) -> tuple[dict, Task]:
                          f"not match task {task.name}'s labels in this version ({task.n_classes}: "
                          f"{', '.join(task.label_names[:5])}...); retrain the model")
     return config, task
-
-
-def read_header(directory: Path, model: str | None = None) -> dict:
-    """A checkpoint's `model.json`, refusing another package version, checkpoint format or
-    (when given) another registered model, as `models.base.BaseModel.load` does."""
-    header = read_json(directory / HEADER, expect=dict)
-    check_package_version(header.get("package_version"), directory)
-    if header.get("format_version") != FORMAT_VERSION:
-        raise UserError(f"{directory}: checkpoint format {header.get('format_version')}, but this "
-                         f"version reads format {FORMAT_VERSION}; retrain the model")
-    if model is not None and header.get("model") != model:
-        raise UserError(f"{directory}: holds a {header.get('model')!r} model, not {model!r}")
-    return header
 
 
 def supports(run_dir) -> bool:

@@ -13,10 +13,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from gunshot_bench import __version__
-from gunshot_bench.checkpoint import FORMAT_VERSION, check_package_version, malformed, read_json, write_json
-from gunshot_bench.errors import UserError
+from gunshot_bench.checkpoint import FORMAT_VERSION, HEADER, malformed, read_header, read_json, write_json
 
-HEADER = "model.json"
 
 
 class BaseModel(ClassifierMixin, BaseEstimator):
@@ -59,14 +57,7 @@ class BaseModel(ClassifierMixin, BaseEstimator):
     def load(cls, directory: str | Path):
         """Read a model written by `save`; refuses another package version or model class."""
         directory = Path(directory)
-        header = read_json(directory / HEADER, expect=dict)
-        check_package_version(header.get("package_version"), directory)
-        if header.get("format_version") != FORMAT_VERSION:
-            raise UserError(f"{directory}: checkpoint format {header.get('format_version')}, but this "
-                             f"version reads format {FORMAT_VERSION}; retrain the model")
-        if header["model"] != cls.registered_name:
-            raise UserError(f"{directory}: holds a {header['model']!r} model, "
-                             f"not {cls.registered_name!r}")
+        header = read_header(directory, cls.registered_name)
         with malformed(directory):
             model = cls(**header["params"])
             model.classes_ = np.asarray(header["classes"], dtype=np.int64)

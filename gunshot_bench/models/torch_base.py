@@ -22,12 +22,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from gunshot_bench.checkpoint import load_state_dict, save_state_dict
+from gunshot_bench.checkpoint import WEIGHTS, load_state_dict, save_state_dict
 from gunshot_bench.features import FeatureStats, log_stft, log_stft_shape
 from gunshot_bench.models.base import BaseModel
 from gunshot_bench.rng import derive_rng
 
-WEIGHTS = "weights.pt"
 _PREDICT_CHUNK = 128
 
 
