@@ -29,8 +29,11 @@ import json
 import warnings
 from pathlib import Path
 
+import copy
+
 import numpy as np
 import torch
+from torch import nn
 
 from gunshot_bench.checkpoint import WEIGHTS
 from gunshot_bench.errors import UserError
@@ -107,7 +110,7 @@ def export_onnx(run_dir, out_dir=None, opset: int = OPSET, atol: float = 1e-4) -
         (2, 1, n_bins, n_frames)).astype(np.float32))
     entries, paths = {}, []
     for name, (clf, ckpt) in networks(loaded.model, run_dir / "model").items():
-        net = clf.inference_net()
+        net = exportable(clf.inference_net(), check[:1])
         path = out_dir / f"{name}.onnx"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
@@ -127,6 +130,50 @@ def export_onnx(run_dir, out_dir=None, opset: int = OPSET, atol: float = 1e-4) -
         {"model": loaded.model.registered_name, "opset": opset, "input": INPUT, "output": OUTPUT,
          "input_shape": ["batch", 1, n_bins, n_frames], "networks": entries}, indent=2) + "\n")
     return paths
+
+
+class FixedAdaptiveMaxPool2d(nn.Module):
+    """`nn.AdaptiveMaxPool2d` for one known input size, as slices and maxima.
+
+    Why by hand: the TorchScript ONNX exporter refuses `adaptive_max_pool2d` when the input size is
+    not a multiple of the output size (the CNN pools 21 time frames into 4 bins). The bins are
+    torch's (rows floor(i*n/out) to ceil((i+1)*n/out)) and a maximum is exact, so the values are
+    identical; the slice bounds are constants of the graph, which the fixed input shape allows.
+    """
+
+    def __init__(self, output_size: tuple[int, int], input_size: tuple[int, int]):
+        super().__init__()
+        self.bins = [[(i * n // out, -(-(i + 1) * n // out)) for i in range(out)]
+                     for out, n in zip(output_size, input_size)]
+
+    def forward(self, x):
+        (rows, cols) = self.bins
+        return torch.stack([torch.stack([x[:, :, h0:h1, w0:w1].amax(dim=(2, 3)) for w0, w1 in cols], dim=-1)
+                            for h0, h1 in rows], dim=-2)
+
+
+def exportable(net: nn.Module, example: torch.Tensor) -> nn.Module:
+    """`net`, or a copy of it whose adaptive max pools are fixed to the sizes `example` gives them.
+
+    The network itself is never changed (the copy is what gets exported).
+    """
+    names = [n for n, m in net.named_modules() if isinstance(m, nn.AdaptiveMaxPool2d)]
+    if not names:
+        return net
+    net = copy.deepcopy(net)
+    sizes: dict[str, tuple[int, int]] = {}
+    hooks = [net.get_submodule(n).register_forward_pre_hook(
+        lambda m, args, n=n: sizes.__setitem__(n, tuple(args[0].shape[-2:]))) for n in names]
+    with torch.inference_mode():
+        net(example)
+    for h in hooks:
+        h.remove()
+    for n in names:
+        out = nn.modules.utils._pair(net.get_submodule(n).output_size)
+        out = tuple(size if o is None else o for o, size in zip(out, sizes[n]))
+        parent, _, child = n.rpartition(".")
+        setattr(net.get_submodule(parent), child, FixedAdaptiveMaxPool2d(out, sizes[n]))
+    return net
 
 
 class OnnxNet(OnnxSession):

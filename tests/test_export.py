@@ -13,7 +13,8 @@ from synth_clips import fake_split, make_clips
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from gunshot_bench.export import attach_onnx, export_onnx, read_manifest  # noqa: E402
+from gunshot_bench.export import (FixedAdaptiveMaxPool2d, attach_onnx, export_onnx,  # noqa: E402
+                                  read_manifest)
 
 torch.set_num_threads(1)
 MODELS_USED = [0, 1, 3, 4, 16, 24, 28]  # two machine guns, two pistols: real sub-models
@@ -53,6 +54,31 @@ def test_onnx_two_stage_matches_torch(two_stage_run):
     # the onnxruntime session really is in use: its logits differ from eager torch only by rounding
     sess = fast.stage1_.inference_net()
     assert type(sess).__name__ == "OnnxNet"
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 32, 21), (1, 2, 8, 8), (2, 1, 7, 5), (1, 1, 3, 9)])
+def test_fixed_adaptive_max_pool_is_torchs(shape):
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    want = torch.nn.AdaptiveMaxPool2d(4)(x)
+    assert torch.equal(FixedAdaptiveMaxPool2d((4, 4), shape[-2:])(x), want)
+
+
+def test_cnn_exports_and_predicts(tmp_path):
+    """The CNN's adaptive max pool (21 frames into 4 bins) exports; its logits and `predict`'s
+    exported path (numpy + onnxruntime) agree with torch."""
+    from gunshot_bench.exported import load_exported
+
+    run = _train(tmp_path, "cnn", "model")
+    assert [p.name for p in export_onnx(run)] == ["model.onnx"]
+    assert read_manifest(run / "onnx")["networks"]["model"]["max_abs_diff"] < 1e-4
+    X = make_clips([0, 1, 3, 16], seed=7)
+    plain = load_run(run).model
+    fast = attach_onnx(load_run(run).model, run / "onnx", run / "model")
+    np.testing.assert_allclose(fast.predict_proba(X), plain.predict_proba(X), atol=1e-5)
+    assert type(fast.inference_net()).__name__ == "OnnxNet"
+    np.testing.assert_allclose(load_exported(run).model.predict_proba(X), plain.predict_proba(X), atol=1e-5)
+    # the network the run holds is not the patched copy
+    assert any(isinstance(m, torch.nn.AdaptiveMaxPool2d) for m in plain.net_.modules())
 
 
 def test_stale_export_is_refused(two_stage_run, tmp_path):
