@@ -111,6 +111,12 @@ def fmt_main(agg: dict, metric: str) -> str:
     return text
 
 
+def _seed_main(result: dict, metric: str) -> str:
+    """`fmt_main` of a result's main score; no ± for one seed (a spread of one value is not 0)."""
+    agg = result["main_score"]
+    return fmt_main(agg if len(result["seeds"]) > 1 else {**agg, "std": None}, metric)
+
+
 def fmt_params(n) -> str:
     if n is None:
         return "–"
@@ -266,11 +272,11 @@ def leaderboard_table(task: str, results: list[tuple[str, dict]]) -> Table:
                 marked += 1
         row = [rank, name] + ([r["eval_config"]] if multi_config else [])
         own = r["main_score"]["name"]
-        row += [fmt_main(r["main_score"], own) + ("" if own == main else f" ({METRIC_TITLES.get(own, own)})")]
+        row += [_seed_main(r, own) + ("" if own == main else f" ({METRIC_TITLES.get(own, own)})")]
         if has_segment:
             seg = segment.get((r["model"]["entry"], r["task"], r["kind"]))
             infl = inflation(r, seg) if seg is not None else None
-            row += [fmt_main(seg["main_score"], own) + f" ({len(seg['seeds'])} seed{'s' * (len(seg['seeds']) > 1)})"
+            row += [_seed_main(seg, own) + f" ({len(seg['seeds'])} seed{'s' * (len(seg['seeds']) > 1)})"
                     if seg is not None else "–",
                     fmt_diff(infl[0], infl[1], own) if infl is not None else "–"]
         row += [fmt_score(_mean(r, "macro_f1")), fmt_score(_mean(r, "balanced_accuracy"))]
