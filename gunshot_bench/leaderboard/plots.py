@@ -158,10 +158,13 @@ def plot_scores(task: str, results: list[dict], path: Path) -> Path:
                    for r in rs]) * 100
     fig = Figure(figsize=(7, 1.2 + 0.4 * len(rs)))
     ax = fig.add_subplot()
-    ax.barh(range(len(rs)), means, color="C0", alpha=0.8)
+    # reference rows (train nothing: chance, majority, oracle...) in grey, so they read as yardsticks
+    is_ref = [r["kind"] == "reference" for r in rs]
+    ax.barh(range(len(rs)), means, color=["0.65" if ref else "C0" for ref in is_ref], alpha=0.8)
     ax.errorbar(means, range(len(rs)), xerr=[means - lo, hi - means], fmt="none", ecolor="black", capsize=3)
-    labels = [r["model"]["entry"] + ("" if r["eval_config"] in ("clean", "detection") else f" ({r['eval_config']})")
-              for r in rs]
+    labels = [r["model"]["entry"] + (" (reference)" if ref else "")
+              + ("" if r["eval_config"] in ("clean", "detection") else f" ({r['eval_config']})")
+              for r, ref in zip(rs, is_ref)]
     ax.set_yticks(range(len(rs)), labels, fontsize=8)
     ax.set_xlim(0, 100)
     ax.set_xlabel(f"{METRIC_TITLES.get(metric, metric)} (%), bootstrap 95% interval")
