@@ -128,7 +128,6 @@ def check_package_version(found: str | None, where: Path) -> None:
                          f"(or install gunshot-bench=={found})")
 
 
-
 def read_header(directory: Path, model: str | None = None) -> dict:
     """A saved model's `model.json`, refusing another package version, checkpoint format or
     (when given) another registered model."""

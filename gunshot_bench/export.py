@@ -25,11 +25,10 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import json
 import warnings
 from pathlib import Path
-
-import copy
 
 import numpy as np
 import torch
@@ -169,7 +168,8 @@ def exportable(net: nn.Module, example: torch.Tensor) -> nn.Module:
     for h in hooks:
         h.remove()
     for n in names:
-        out = nn.modules.utils._pair(net.get_submodule(n).output_size)
+        out = net.get_submodule(n).output_size  # an int, or a pair whose None keeps that size
+        out = (out, out) if isinstance(out, int) else out
         out = tuple(size if o is None else o for o, size in zip(out, sizes[n]))
         parent, _, child = n.rpartition(".")
         setattr(net.get_submodule(parent), child, FixedAdaptiveMaxPool2d(out, sizes[n]))

@@ -96,4 +96,3 @@ def test_to_mono_is_numpys_mean_bit_for_bit(channels):
     assert np.array_equal(audio.to_mono(block).view(np.int32), expected.view(np.int32))
     wide = block.astype(np.float64)  # other dtypes keep numpy's reduction
     assert np.array_equal(audio.to_mono(wide), wide.mean(axis=1, dtype=np.float32))
-

@@ -16,7 +16,6 @@ from gunshot_bench import __version__
 from gunshot_bench.checkpoint import FORMAT_VERSION, HEADER, malformed, read_header, read_json, write_json
 
 
-
 class BaseModel(ClassifierMixin, BaseEstimator):
     """Base of all models: scikit-learn conventions plus checkpoint helpers.
 
