@@ -129,3 +129,31 @@ def test_leaderboard_records_a_killed_training_and_scores_the_rest(tiny_data, tm
         ("oom_victim/model", "seed0: worker died (signal 9, SIGKILL; likely out of memory)", "oom_victim", 0)]
     assert not alone.failed and [p.name for p in board.written] == [p.name for p in alone.written]
     assert _results(tmp_path / "board") == _results(tmp_path / "alone")  # the svm, as if nothing had died
+
+
+def _manifest(folder, rows: dict, sample_rate: int = 44100, segment_s: float = 2.0):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.json").write_text(json.dumps(
+        {"rows": rows, "parameters": {"sample_rate": sample_rate, "segment_s": segment_s}}))
+    return folder
+
+
+def test_a_training_declares_memory_in_proportion_to_its_clips(tmp_path):
+    from gunshot_bench.evaluation.training import (BASE_BYTES, FALLBACK_BYTES, TrainJob,
+                                                   training_memory_bytes)
+
+    small = _manifest(tmp_path / "small", {"detection": {"train": 1000, "validation": 200, "test": 200},
+                                           "clean": {"train": 100, "validation": 20, "test": 20}})
+    large = _manifest(tmp_path / "large", {"detection": {"train": 4000, "validation": 800, "test": 800}})
+    grown = training_memory_bytes(large, "detection") - BASE_BYTES
+    assert grown == pytest.approx(4 * (training_memory_bytes(small, "detection") - BASE_BYTES))
+    # paper's detection config (6,320 + 1,910 clips of 2 s at 44.1 kHz): a cnn training peaked
+    # at 9.1 GiB resident; the declaration must not fall below that, nor far above it
+    paper = _manifest(tmp_path / "paper", {"detection": {"train": 6320, "validation": 1910}})
+    assert 9.0 <= training_memory_bytes(paper, "detection") / 2**30 <= 11.0
+    # the model task reads the clean config; the test split is not held while training
+    assert training_memory_bytes(small, "model") < training_memory_bytes(small, "detection")
+    assert training_memory_bytes(tmp_path / "nowhere", "model") == FALLBACK_BYTES
+    assert training_memory_bytes(small, "category") == training_memory_bytes(small, "model")
+    job = TrainJob(str(large), {"name": "svm", "model": "svm", "overrides": {}}, "detection", 0, str(tmp_path / "run"))
+    assert job.resources.memory_bytes == training_memory_bytes(large, "detection")
