@@ -73,6 +73,7 @@ class DataCache:
     def __init__(self, data_dir: Path | str):
         self.data_dir = Path(data_dir)
         self._arrays: dict[tuple[str, str], tuple[np.ndarray, object]] = {}
+        self._frames: dict[tuple[str, str], object] = {}
 
     def arrays(self, config: str, split: str):
         key = (config, split)
@@ -87,6 +88,23 @@ class DataCache:
         from gunshot_bench.dataset.read import load_protocol_arrays
 
         return load_protocol_arrays(self.data_dir, config, split, protocol, load=lambda _d, c, s: self.arrays(c, s))
+
+    def frame(self, config: str, split: str):
+        """A split's rows without audio (`dataset.read.load_frame`), nothing decoded for it."""
+        key = (config, split)
+        if key in self._arrays:
+            return self._arrays[key][1]
+        if key not in self._frames:
+            from gunshot_bench.dataset.read import load_frame
+
+            self._frames[key] = load_frame(self.data_dir, config, split)
+        return self._frames[key]
+
+    def protocol_frame(self, config: str, split: str, protocol: str = "grouped"):
+        """`dataset.read.load_protocol_frame` through this cache."""
+        from gunshot_bench.dataset.read import load_protocol_frame
+
+        return load_protocol_frame(self.data_dir, config, split, protocol, load=lambda _d, c, s: self.frame(c, s))
 
     def test_set(self, task: Task, config: str | None = None, split: str = "test",
                  protocol: str = "grouped") -> TestSet:

@@ -236,8 +236,8 @@ def test_registering_a_reference_is_one_line_and_it_is_scored(tmp_path, monkeypa
     train_df = pd.DataFrame({"category": [1] * 30 + [0, 2, 3, 4] * 2})
 
     class Cache:
-        def protocol_arrays(self, config, split, protocol):
-            return np.zeros((len(train_df), 1)), train_df
+        def protocol_frame(self, config, split, protocol):
+            return train_df
 
         def test_set(self, task, protocol="grouped"):
             return TestSet("clean", np.zeros((len(y_test), 1)), y_test, test_df)

@@ -118,3 +118,24 @@ def test_segment_protocol_reads_the_same_rows(tiny_data):
     segment = sorted(cid for s in ("train", "validation", "test")
                      for cid in load_task_split(tiny_data, task, s, "segment")[2]["clip_id"])
     assert grouped == segment
+
+
+def test_the_segment_protocol_reads_each_split_apart_with_the_pooled_rows_and_order(tiny_data):
+    """`load_protocol_arrays` keeps each split's rows before joining them (the whole config is
+    never one array): the same waveforms and rows, in the same order, as pooling every split
+    first; `load_protocol_frame` gives the same rows without decoding a clip."""
+    from gunshot_bench.dataset.read import load_arrays, load_frame, load_protocol_arrays, load_protocol_frame
+
+    parts = [load_arrays(tiny_data, "detection", s) for s in ("train", "validation", "test")]
+    pooled_X = np.concatenate([x for x, _ in parts])
+    pooled = pd.concat([f for _, f in parts], ignore_index=True)
+    assignment = segment_assignment(pooled, seed=0)
+    for split in ("train", "validation", "test"):
+        X, frame = load_protocol_arrays(tiny_data, "detection", split, "segment")
+        keep = assignment == split
+        assert 0 < len(frame) < len(pooled)
+        np.testing.assert_array_equal(X, pooled_X[keep])
+        pd.testing.assert_frame_equal(frame, pooled[keep].reset_index(drop=True))
+        pd.testing.assert_frame_equal(load_protocol_frame(tiny_data, "detection", split, "segment"), frame)
+        pd.testing.assert_frame_equal(load_frame(tiny_data, "detection", split), parts[
+            ("train", "validation", "test").index(split)][1])

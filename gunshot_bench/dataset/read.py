@@ -56,6 +56,18 @@ def split_seed(data_dir: Path) -> int:
     return int((json.loads(manifest.read_text()).get("parameters") or {}).get("seed", 0))
 
 
+def load_frame(data_dir: Path, config: str = "clean", split: str = "train") -> pd.DataFrame:
+    """`load_arrays`' DataFrame alone: every column but the audio, nothing decoded (a few
+    hundred bytes a row, where a decoded clip is 353 KB)."""
+    data_dir = Path(data_dir)
+    if not shard_paths(data_dir, config, split):
+        raise FileNotFoundError(f"{data_dir}: no shards for config '{config}', split '{split}' "
+                                f"(build it with `gunshot-bench build`, with the variants it needs)")
+    columns = [c for c in _columns(data_dir, config, split) if c != "audio"]
+    frames = [batch.to_pandas() for batch in iter_batches(data_dir, config, split, columns=columns)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 def load_protocol_arrays(data_dir: Path, config: str = "clean", split: str = "train", protocol: str = "grouped",
                          load=None) -> tuple[np.ndarray, pd.DataFrame]:
     """`load_arrays` under a split protocol: `grouped` reads the split's shards; `segment`
@@ -65,20 +77,55 @@ def load_protocol_arrays(data_dir: Path, config: str = "clean", split: str = "tr
         load: `(data_dir, config, split) -> (X, frame)`, e.g. a cache's loader (default
             `load_arrays`).
     """
-    from gunshot_bench.dataset.split import SPLITS, check_protocol, segment_assignment
+    from gunshot_bench.dataset.split import check_protocol
 
     load = load if load is not None else load_arrays
     if check_protocol(protocol) == "grouped":
         return load(data_dir, config, split)
-    parts = [load(data_dir, config, s) for s in SPLITS if shard_paths(Path(data_dir), config, s)]
-    if not parts:
+    parts = [load(data_dir, config, s) for s in _splits_with_shards(data_dir, config)]
+    masks = _segment_masks(data_dir, [frame for _, frame in parts], split)
+    # each split's kept rows, so that the whole config is never copied into one array (paper's
+    # detection config is 3.5 GB of waveforms); the same rows in the same order as pooling first
+    X = np.concatenate([x[mask] for (x, _), mask in zip(parts, masks)])
+    frame = pd.concat([f[mask] for (_, f), mask in zip(parts, masks)], ignore_index=True)
+    return X, frame
+
+
+def load_protocol_frame(data_dir: Path, config: str = "clean", split: str = "train", protocol: str = "grouped",
+                        load=None) -> pd.DataFrame:
+    """`load_protocol_arrays`' DataFrame alone, nothing decoded (labels for the reference rows).
+
+    Args:
+        load: `(data_dir, config, split) -> frame` (default `load_frame`).
+    """
+    from gunshot_bench.dataset.split import check_protocol
+
+    load = load if load is not None else load_frame
+    if check_protocol(protocol) == "grouped":
+        return load(data_dir, config, split)
+    frames = [load(data_dir, config, s) for s in _splits_with_shards(data_dir, config)]
+    masks = _segment_masks(data_dir, frames, split)
+    return pd.concat([f[mask] for f, mask in zip(frames, masks)], ignore_index=True)
+
+
+def _splits_with_shards(data_dir: Path, config: str) -> list[str]:
+    from gunshot_bench.dataset.split import SPLITS
+
+    splits = [s for s in SPLITS if shard_paths(Path(data_dir), config, s)]
+    if not splits:
         raise FileNotFoundError(f"{data_dir}: no shards for config '{config}'")
-    X = np.concatenate([p[0] for p in parts])
-    frame = pd.concat([p[1] for p in parts], ignore_index=True)
-    if len(frame) == 0:
-        return X, frame
-    keep = segment_assignment(frame, split_seed(data_dir)) == split
-    return X[keep], frame[keep].reset_index(drop=True)
+    return splits
+
+
+def _segment_masks(data_dir: Path, frames: list[pd.DataFrame], split: str) -> list[np.ndarray]:
+    """Per frame, the rows the segment protocol gives `split`: assigned over all of them pooled."""
+    from gunshot_bench.dataset.split import segment_assignment
+
+    pooled = pd.concat(frames, ignore_index=True)
+    if len(pooled) == 0:
+        return [np.zeros(len(f), bool) for f in frames]
+    keep = np.asarray(segment_assignment(pooled, split_seed(data_dir)) == split)
+    return np.split(keep, np.cumsum([len(f) for f in frames])[:-1])
 
 
 # ----------------------------------------------------------------------- streaming (disk-backed rows)

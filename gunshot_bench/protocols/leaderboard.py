@@ -248,7 +248,7 @@ def score_references(cache, task_name: str, protocol: str, seeds: list[int], res
     with the entries' bootstrap resamples (so that differences from it are paired)."""
     task = get_task(task_name)
     try:
-        _, train_frame = cache.protocol_arrays(task.config, "train", protocol)
+        train_frame = cache.protocol_frame(task.config, "train", protocol)  # labels only: nothing decoded
         mask, y_train = task.select(train_frame)
         train_df = train_frame[mask].reset_index(drop=True)
         test = cache.test_set(task, protocol=protocol)
