@@ -31,7 +31,15 @@ def load_arrays(data_dir: Path, config: str = "clean", split: str = "train") -> 
     if not shard_paths(data_dir, config, split):
         raise FileNotFoundError(f"{data_dir}: no shards for config '{config}', split '{split}' "
                                 f"(build it with `gunshot-bench build`, with the variants it needs)")
-    waves, frames = [], []
+    import pyarrow.parquet as pq
+
+    # decoded straight into one array sized from the shards' metadata: stacking a list of clips
+    # holds every clip twice at the end (paper's detection training split, 2.1 GiB of waveforms,
+    # peaked at 7.4 GiB that way and 5.4 GiB this way in a process without torch imported; with
+    # torch imported both peaked at 5.6 GiB: docs/performance.md)
+    n_rows = sum(pq.ParquetFile(path).metadata.num_rows for path in shard_paths(data_dir, config, split))
+    X = np.empty((n_rows, SEGMENT_SAMPLES), np.float32)
+    row, frames = 0, []
     for batch in iter_batches(data_dir, config, split):
         table = batch.to_pandas()
         for item in table.pop("audio"):
@@ -39,11 +47,12 @@ def load_arrays(data_dir: Path, config: str = "clean", split: str = "train") -> 
             if sr != TARGET_SAMPLE_RATE or x.shape[0] != SEGMENT_SAMPLES:
                 raise UserError(f"{data_dir}: row {item['path']} holds {x.shape[0]} samples at {sr} Hz, "
                                  f"expected {SEGMENT_SAMPLES} at {TARGET_SAMPLE_RATE}")
-            waves.append(x)
+            X[row] = x
+            row += 1
         frames.append(table)
     if not frames:
-        return np.zeros((0, SEGMENT_SAMPLES), np.float32), pd.DataFrame()
-    return np.stack(waves) if waves else np.zeros((0, SEGMENT_SAMPLES), np.float32), pd.concat(frames, ignore_index=True)
+        return X[:0], pd.DataFrame()
+    return X[:row], pd.concat(frames, ignore_index=True)
 
 
 def split_seed(data_dir: Path) -> int:
