@@ -157,3 +157,16 @@ def test_a_training_declares_memory_in_proportion_to_its_clips(tmp_path):
     assert training_memory_bytes(small, "category") == training_memory_bytes(small, "model")
     job = TrainJob(str(large), {"name": "svm", "model": "svm", "overrides": {}}, "detection", 0, str(tmp_path / "run"))
     assert job.resources.memory_bytes == training_memory_bytes(large, "detection")
+
+
+def test_a_job_larger_than_every_ray_node_asks_for_the_largest_node():
+    """Ray leaves a task that declares more memory than any node has waiting for ever; the Ray
+    engine caps a declaration at the largest live node's memory (`ray.nodes()` entries)."""
+    from gunshot_bench.evaluation.engine import largest_node_memory
+
+    nodes = [{"Alive": True, "Resources": {"CPU": 2.0, "memory": 6e9}},
+             {"Alive": True, "Resources": {"CPU": 8.0, "memory": 3e10}},
+             {"Alive": False, "Resources": {"CPU": 64.0, "memory": 5e11}}]  # a dead node does not count
+    assert largest_node_memory(nodes) == 30_000_000_000
+    assert largest_node_memory([{"Alive": True, "Resources": {"CPU": 2.0}}]) is None
+    assert largest_node_memory([]) is None

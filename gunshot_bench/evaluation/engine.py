@@ -86,6 +86,12 @@ def available_memory_bytes() -> int | None:
     return None
 
 
+def largest_node_memory(nodes: list[dict]) -> int | None:
+    """The largest `memory` resource among the live nodes of `ray.nodes()`; None if none says."""
+    sizes = [int(node.get("Resources", {}).get("memory", 0)) for node in nodes if node.get("Alive", True)]
+    return max(sizes) if any(sizes) else None
+
+
 class LocalEngine:
     """Jobs in this process, or in a pool of spawned processes (`pool=True`, e.g. trainings)."""
 
@@ -216,10 +222,14 @@ class RayEngine:
             return values, errors
         ray = self.connect()
         specs = plugins.loaded_specs()
+        largest = largest_node_memory(ray.nodes())
         refs = {}
         for job in jobs:
             res = job.resources
-            ref = self._remote.options(num_cpus=res.cpus, memory=int(res.memory_bytes), max_retries=0,
+            # a task that declares more memory than any node has would wait for ever (Ray calls
+            # it infeasible): it asks for a whole node instead, as the local engine runs it alone
+            memory = int(res.memory_bytes) if largest is None else min(int(res.memory_bytes), largest)
+            ref = self._remote.options(num_cpus=res.cpus, memory=memory, max_retries=0,
                                        name=job.label).remote(job, specs)
             refs[ref] = job
         bar = tqdm(total=len(jobs), desc=f"{desc} (ray)", unit=unit, disable=not progress)
