@@ -38,7 +38,7 @@ def main() -> None:
     if args.how == "split":
         X, _ = load_arrays(args.data, task.config, "train")
         rows["grouped"] = {"train_rows": len(X), "train_gib": round(X.nbytes / 2**30, 2)}
-    for protocol in (("grouped", "segment") if args.how != "split" else ()):
+    for protocol in () if args.how == "split" else ("grouped", "segment"):
         if args.how == "frame":
             train = cache.protocol_frame(task.config, "train", protocol)
         else:  # the older path: no protocol_frame, so the training split was decoded

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from gunshot_bench.audio import SEGMENT_DURATION_S, TARGET_SAMPLE_RATE, decode_wav
 from gunshot_bench.dataset.shards import iter_batches, shard_paths
@@ -28,11 +29,7 @@ def load_arrays(data_dir: Path, config: str = "clean", split: str = "train") -> 
         FileNotFoundError: the folder holds no shards of that config and split.
     """
     data_dir = Path(data_dir)
-    if not shard_paths(data_dir, config, split):
-        raise FileNotFoundError(f"{data_dir}: no shards for config '{config}', split '{split}' "
-                                f"(build it with `gunshot-bench build`, with the variants it needs)")
-    import pyarrow.parquet as pq
-
+    _require_shards(data_dir, config, split)
     # decoded straight into one array sized from the shards' metadata: stacking a list of clips
     # holds every clip twice at the end (paper's detection training split, 2.1 GiB of waveforms,
     # peaked at 7.4 GiB that way and 5.4 GiB this way in a process without torch imported; with
@@ -69,9 +66,7 @@ def load_frame(data_dir: Path, config: str = "clean", split: str = "train") -> p
     """`load_arrays`' DataFrame alone: every column but the audio, nothing decoded (a few
     hundred bytes a row, where a decoded clip is 353 KB)."""
     data_dir = Path(data_dir)
-    if not shard_paths(data_dir, config, split):
-        raise FileNotFoundError(f"{data_dir}: no shards for config '{config}', split '{split}' "
-                                f"(build it with `gunshot-bench build`, with the variants it needs)")
+    _require_shards(data_dir, config, split)
     columns = [c for c in _columns(data_dir, config, split) if c != "audio"]
     frames = [batch.to_pandas() for batch in iter_batches(data_dir, config, split, columns=columns)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -236,13 +231,7 @@ def load_arrays_to_disk(data_dir: Path, config: str, split: str, cache_dir: Path
     Memory holds one row group of audio and the other columns (a few hundred bytes per row).
     """
     data_dir = Path(data_dir)
-    if not shard_paths(data_dir, config, split):
-        raise FileNotFoundError(f"{data_dir}: no shards for config '{config}', split '{split}' "
-                                f"(build it with `gunshot-bench build`, with the variants it needs)")
-    frames = []
-    for batch in iter_batches(data_dir, config, split, columns=[c for c in _columns(data_dir, config, split) if c != "audio"]):
-        frames.append(batch.to_pandas())
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    frame = load_frame(data_dir, config, split)
     mask = np.ones(len(frame), bool) if keep is None or len(frame) == 0 else np.asarray(keep(frame), dtype=bool)
     X = DiskArray.create(Path(cache_dir) / f"{config}-{split}-waves.npy", (int(mask.sum()), SEGMENT_SAMPLES), np.float32)
     row, written = 0, 0
@@ -262,7 +251,11 @@ def load_arrays_to_disk(data_dir: Path, config: str, split: str, cache_dir: Path
     return X, frame[mask].reset_index(drop=True)
 
 
-def _columns(data_dir: Path, config: str, split: str) -> list[str]:
-    import pyarrow.parquet as pq
+def _require_shards(data_dir: Path, config: str, split: str) -> None:
+    if not shard_paths(data_dir, config, split):
+        raise FileNotFoundError(f"{data_dir}: no shards for config '{config}', split '{split}' "
+                                f"(build it with `gunshot-bench build`, with the variants it needs)")
 
+
+def _columns(data_dir: Path, config: str, split: str) -> list[str]:
     return pq.ParquetFile(shard_paths(Path(data_dir), config, split)[0]).schema_arrow.names
