@@ -12,8 +12,8 @@ def add_parser(subparsers) -> None:
                     "score every baseline over several seeds, run the robustness evaluation and study B, and "
                     "render LEADERBOARD.md, index.html and the plots. Resumes where an interrupted run stopped.")
     p.add_argument("--preset", default="small", choices=["tiny", "small", "paper"],
-                   help="corpus size: tiny (for tests), small (default; measured 7.7 min on 2 quiet cores, "
-                        "11.6 min with the aiSFX entries) or paper (study A's size: hours; "
+                   help="corpus size: tiny (for tests), small (default; measured 9.9 min on 2 quiet cores, "
+                        "~4 min more with the aiSFX entries) or paper (study A's size: hours; "
                         "see docs/performance.md")
     p.add_argument("--out", default=None, help="working folder for corpus, dataset and runs (default runs/<preset>)")
     p.add_argument("--leaderboard", default=None, help="leaderboard folder (default OUT/leaderboard)")
