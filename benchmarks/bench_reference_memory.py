@@ -38,13 +38,14 @@ def main() -> None:
     if args.how == "split":
         X, _ = load_arrays(args.data, task.config, "train")
         rows["grouped"] = {"train_rows": len(X), "train_gib": round(X.nbytes / 2**30, 2)}
-    for protocol in () if args.how == "split" else ("grouped", "segment"):
-        if args.how == "frame":
-            train = cache.protocol_frame(task.config, "train", protocol)
-        else:  # the older path: no protocol_frame, so the training split was decoded
-            _, train = cache.protocol_arrays(task.config, "train", protocol)
-        test = cache.test_set(task, protocol=protocol)
-        rows[protocol] = {"train_rows": len(train), "test_clips": len(test.y)}
+    else:
+        for protocol in ("grouped", "segment"):
+            if args.how == "frame":
+                train = cache.protocol_frame(task.config, "train", protocol)
+            else:  # the older path: no protocol_frame, so the training split was decoded
+                _, train = cache.protocol_arrays(task.config, "train", protocol)
+            test = cache.test_set(task, protocol=protocol)
+            rows[protocol] = {"train_rows": len(train), "test_clips": len(test.y)}
     print(json.dumps({"task": args.task, "how": args.how, "rows": rows,
                       "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
                       "wall_s": round(time.perf_counter() - start, 1)}))
